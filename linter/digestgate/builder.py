@@ -1,0 +1,419 @@
+"""Loaded YAML nodes -> the typed model (`model.py`), with DG000 problems.
+
+The builder is forgiving where GitHub is and strict where a mistake would change the
+pipeline digestgate sees: a wrongly typed `jobs`, `needs`, `steps` or `with` entry, an
+unknown job or step key (a typo such as `need:` silently drops an edge), a step with
+both `uses` and `run` or neither. Each such problem is recorded with its span and the
+rest of the file is still modelled, so one bad job does not hide the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TypeVar
+
+from digestgate.model import (
+    Action,
+    Container,
+    Environment,
+    InputDef,
+    Job,
+    OutputDef,
+    Platform,
+    Problem,
+    Step,
+    Strategy,
+    Text,
+    Trigger,
+    Workflow,
+)
+from digestgate.nodes import YMap, YNode, YScalar, YSeq
+
+WORKFLOW_KEYS = frozenset(
+    {
+        "name",
+        "run-name",
+        "on",
+        "permissions",
+        "env",
+        "defaults",
+        "concurrency",
+        "jobs",
+        # Forgejo: https://forgejo.org/docs/latest/user/actions/reference/
+        "enable-email-notifications",
+    }
+)
+JOB_KEYS = frozenset(
+    {
+        "name",
+        "needs",
+        "runs-on",
+        "permissions",
+        "environment",
+        "concurrency",
+        "outputs",
+        "env",
+        "defaults",
+        "if",
+        "steps",
+        "timeout-minutes",
+        "strategy",
+        "continue-on-error",
+        "container",
+        "services",
+        "uses",
+        "with",
+        "secrets",
+        "snapshot",
+    }
+)
+STEP_KEYS = frozenset(
+    {
+        "id",
+        "if",
+        "name",
+        "uses",
+        "run",
+        "working-directory",
+        "shell",
+        "with",
+        "env",
+        "continue-on-error",
+        "timeout-minutes",
+    }
+)
+ACTION_KEYS = frozenset({"name", "author", "description", "inputs", "outputs", "runs", "branding"})
+JOB_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+T = TypeVar("T")
+
+
+class _Build:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def problem(self, node: YNode, message: str) -> None:
+        self.problems.append(Problem(node.span, message))
+
+    # --- typed accessors -------------------------------------------------------------
+
+    def text(self, node: YNode | None, what: str) -> Text | None:
+        if node is None:
+            return None
+        if isinstance(node, YScalar):
+            if node.tag == "null":
+                return None
+            return Text(node.value, node.span, node, node.tag)
+        self.problem(node, f"{what} must be a single value, not a {_kind(node)}")
+        return None
+
+    def mapping(self, node: YNode | None, what: str) -> YMap | None:
+        if node is None or (isinstance(node, YScalar) and node.tag == "null"):
+            return None
+        if isinstance(node, YMap):
+            return node
+        self.problem(node, f"{what} must be a mapping, not a {_kind(node)}")
+        return None
+
+    def texts(self, node: YNode | None, what: str) -> tuple[Text, ...]:
+        """A string or a list of strings."""
+        if node is None:
+            return ()
+        if isinstance(node, YSeq):
+            out = []
+            for item in node.items:
+                t = self.text(item, f"each entry of {what}")
+                if t is not None:
+                    out.append(t)
+            return tuple(out)
+        t = self.text(node, what)
+        return (t,) if t is not None else ()
+
+    def text_map(self, node: YNode | None, what: str) -> dict[str, Text]:
+        m = self.mapping(node, what)
+        if m is None:
+            if isinstance(node, YScalar) and node.tag != "null":
+                # `env: ${{ fromJSON(...) }}` is legal; its keys are unknown to us
+                return {}
+            return {}
+        out: dict[str, Text] = {}
+        for k, v in m.items:
+            t = self.text(v, f"{what}.{k.value}")
+            if t is not None:
+                out[k.value] = t
+            elif isinstance(v, YScalar):  # null value: an empty string to GitHub
+                out[k.value] = Text("", v.span, v, "null")
+        return out
+
+    def unknown_keys(self, m: YMap, known: frozenset[str], where: str) -> None:
+        for k, _ in m.items:
+            if k.value not in known:
+                hint = _did_you_mean(k.value, known)
+                self.problem(k, f"unknown key {k.value!r} in {where}{hint}")
+
+    def each(self, m: YMap | None, fn: Callable[[YScalar, YNode], T | None]) -> dict[str, T]:
+        out: dict[str, T] = {}
+        if m is None:
+            return out
+        for k, v in m.items:
+            made = fn(k, v)
+            if made is not None:
+                out[k.value] = made
+        return out
+
+    # --- shared pieces ---------------------------------------------------------------
+
+    def input_def(self, key: YScalar, node: YNode) -> InputDef:
+        m = node if isinstance(node, YMap) else None
+        typ = self.text(m.get("type"), "input type") if m else None
+        req = m.get("required") if m else None
+        return InputDef(
+            key.value,
+            key.span,
+            typ.value if typ else None,
+            self.text(m.get("default"), "input default") if m else None,
+            isinstance(req, YScalar) and req.value.lower() == "true",
+        )
+
+    def output_def(self, key: YScalar, node: YNode) -> OutputDef:
+        if isinstance(node, YMap):
+            return OutputDef(key.value, key.span, self.text(node.get("value"), "output value"))
+        return OutputDef(key.value, key.span, self.text(node, f"output {key.value}"))
+
+    def container(self, node: YNode, what: str) -> Container | None:
+        if isinstance(node, YScalar):
+            if node.tag == "null":
+                return None
+            return Container(node.span, Text(node.value, node.span, node, node.tag))
+        m = self.mapping(node, what)
+        if m is None:
+            return None
+        return Container(
+            m.span,
+            self.text(m.get("image"), f"{what}.image"),
+            self.text_map(m.get("env"), f"{what}.env"),
+            self.text(m.get("options"), f"{what}.options"),
+        )
+
+    def step(self, index: int, node: YNode, where: str) -> Step | None:
+        m = self.mapping(node, f"step {index + 1} of {where}")
+        if m is None:
+            return None
+        self.unknown_keys(m, STEP_KEYS, f"step {index + 1} of {where}")
+        uses = self.text(m.get("uses"), "uses")
+        run = self.text(m.get("run"), "run")
+        if uses is not None and run is not None:
+            self.problem(m, f"step {index + 1} of {where} has both `uses` and `run`")
+        elif uses is None and run is None and "uses" not in m and "run" not in m:
+            self.problem(m, f"step {index + 1} of {where} has neither `uses` nor `run`")
+        with_node = m.get("with")
+        return Step(
+            index=index,
+            span=m.span,
+            id=self.text(m.get("id"), "step id"),
+            name=self.text(m.get("name"), "step name"),
+            uses=uses,
+            with_=self.text_map(with_node, "with"),
+            with_span=with_node.span if with_node is not None else None,
+            run=run,
+            shell=self.text(m.get("shell"), "shell"),
+            env=self.text_map(m.get("env"), "env"),
+            if_=self.text(m.get("if"), "if"),
+            continue_on_error=self.text(m.get("continue-on-error"), "continue-on-error"),
+            working_directory=self.text(m.get("working-directory"), "working-directory"),
+        )
+
+    def steps(self, node: YNode | None, where: str) -> tuple[Step, ...]:
+        if node is None:
+            return ()
+        if not isinstance(node, YSeq):
+            self.problem(node, f"`steps` of {where} must be a list, not a {_kind(node)}")
+            return ()
+        out = []
+        for i, item in enumerate(node.items):
+            s = self.step(i, item, where)
+            if s is not None:
+                out.append(s)
+        return tuple(out)
+
+    # --- workflows -------------------------------------------------------------------
+
+    def triggers(self, node: YNode | None) -> dict[str, Trigger]:
+        if node is None:
+            return {}
+        if isinstance(node, YScalar):
+            return {node.value: Trigger(node.value, node.span)}
+        if isinstance(node, YSeq):
+            out = {}
+            for item in node.items:
+                t = self.text(item, "each event in `on`")
+                if t is not None:
+                    out[t.value] = Trigger(t.value, t.span)
+            return out
+        assert isinstance(node, YMap)
+        out = {}
+        for k, v in node.items:
+            m = v if isinstance(v, YMap) else None
+            if v is not None and not isinstance(v, (YMap, YScalar)):
+                if k.value != "schedule":
+                    self.problem(v, f"`on.{k.value}` must be a mapping, not a {_kind(v)}")
+            out[k.value] = Trigger(
+                k.value,
+                k.span,
+                types=self.texts(m.get("types"), "types") if m else (),
+                branches=self.texts(m.get("branches"), "branches") if m else (),
+                tags=self.texts(m.get("tags"), "tags") if m else (),
+                workflows=self.texts(m.get("workflows"), "workflows") if m else (),
+                inputs=self.each(self.mapping(m.get("inputs"), "inputs"), self.input_def)
+                if m
+                else {},
+                outputs=self.each(self.mapping(m.get("outputs"), "outputs"), self.output_def)
+                if m
+                else {},
+                secrets=tuple(s.keys())
+                if m and isinstance(s := m.get("secrets"), YMap)
+                else (),
+            )
+        return out
+
+    def job(self, key: YScalar, node: YNode) -> Job | None:
+        where = f"job {key.value!r}"
+        if not JOB_ID.match(key.value):
+            self.problem(
+                key,
+                f"job id {key.value!r} is invalid: it must start with a letter or `_` and "
+                "contain only letters, digits, `-` and `_`",
+            )
+        m = self.mapping(node, where)
+        if m is None:
+            return None
+        self.unknown_keys(m, JOB_KEYS, where)
+        uses = self.text(m.get("uses"), "uses")
+        if uses is None and "steps" not in m:
+            self.problem(key, f"{where} has neither `steps` nor `uses`")
+        elif uses is None and "runs-on" not in m:
+            self.problem(key, f"{where} has no `runs-on`")
+        elif uses is not None and "steps" in m:
+            self.problem(key, f"{where} calls a reusable workflow and cannot have `steps`")
+        needs_node = m.get("needs")
+        strategy = None
+        if (s := m.get("strategy")) is not None:
+            sm = self.mapping(s, "strategy")
+            if sm is not None:
+                strategy = Strategy(
+                    sm.span, sm.get("matrix"), self.text(sm.get("fail-fast"), "fail-fast")
+                )
+        environment = None
+        if (e := m.get("environment")) is not None:
+            if isinstance(e, YMap):
+                environment = Environment(
+                    e.span, self.text(e.get("name"), "environment name"), self.text(e.get("url"), "url")
+                )
+            else:
+                environment = Environment(e.span, self.text(e, "environment"))
+        secrets_node = m.get("secrets")
+        inherit = isinstance(secrets_node, YScalar) and secrets_node.value == "inherit"
+        services = self.each(
+            self.mapping(m.get("services"), "services"),
+            lambda k, v: self.container(v, f"services.{k.value}"),
+        )
+        container_node = m.get("container")
+        return Job(
+            id=key.value,
+            key_span=key.span,
+            span=m.span,
+            name=self.text(m.get("name"), "job name"),
+            needs=self.texts(needs_node, "needs"),
+            if_=self.text(m.get("if"), "if"),
+            runs_on=m.get("runs-on"),
+            outputs=self.each(self.mapping(m.get("outputs"), "outputs"), self.output_def),
+            env=self.text_map(m.get("env"), "env"),
+            container=self.container(container_node, "container") if container_node else None,
+            services=services,
+            strategy=strategy,
+            steps=self.steps(m.get("steps"), where),
+            uses=uses,
+            with_=self.text_map(m.get("with"), "with"),
+            secrets={} if inherit else self.text_map(secrets_node, "secrets"),
+            secrets_inherit=inherit,
+            environment=environment,
+            continue_on_error=self.text(m.get("continue-on-error"), "continue-on-error"),
+        )
+
+
+def build_workflow(root: YMap, path: str, platform: Platform) -> tuple[Workflow, list[Problem]]:
+    b = _Build()
+    b.unknown_keys(root, WORKFLOW_KEYS, "the workflow")
+    if "on" not in root:
+        b.problem(root, "the workflow has no `on:` (nothing would trigger it)")
+    jobs_node = root.get("jobs")
+    jobs: dict[str, Job] = {}
+    if jobs_node is None:
+        b.problem(root, "the workflow has no `jobs:`")
+    else:
+        jm = b.mapping(jobs_node, "`jobs`")
+        if jm is not None and not jm.items:
+            b.problem(jm, "`jobs` is empty")
+        jobs = b.each(jm, b.job)
+    wf = Workflow(
+        path=path,
+        platform=platform,
+        span=root.span,
+        name=b.text(root.get("name"), "name"),
+        run_name=b.text(root.get("run-name"), "run-name"),
+        triggers=b.triggers(root.get("on")),
+        env=b.text_map(root.get("env"), "env"),
+        jobs=jobs,
+        root=root,
+    )
+    return wf, b.problems
+
+
+def build_action(root: YMap, path: str) -> tuple[Action, list[Problem]]:
+    b = _Build()
+    b.unknown_keys(root, ACTION_KEYS, "the action")
+    runs = b.mapping(root.get("runs"), "`runs`")
+    using = ""
+    steps: tuple[Step, ...] = ()
+    image = None
+    if runs is None:
+        b.problem(root, "the action has no `runs:`")
+    else:
+        u = b.text(runs.get("using"), "runs.using")
+        using = u.value if u else ""
+        if u is None:
+            b.problem(runs, "`runs` has no `using:`")
+        if using == "composite":
+            steps = b.steps(runs.get("steps"), "the composite action")
+            if "steps" not in runs:
+                b.problem(runs, "a composite action needs `runs.steps`")
+        elif using == "docker":
+            image = b.text(runs.get("image"), "runs.image")
+    action = Action(
+        path=path,
+        span=root.span,
+        using=using,
+        name=b.text(root.get("name"), "name"),
+        inputs=b.each(b.mapping(root.get("inputs"), "inputs"), b.input_def),
+        outputs=b.each(b.mapping(root.get("outputs"), "outputs"), b.output_def),
+        steps=steps,
+        image=image,
+        root=root,
+    )
+    return action, b.problems
+
+
+def _kind(node: YNode) -> str:
+    if isinstance(node, YMap):
+        return "mapping"
+    if isinstance(node, YSeq):
+        return "list"
+    return "value"
+
+
+def _did_you_mean(word: str, known: frozenset[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""

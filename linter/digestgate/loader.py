@@ -1,0 +1,283 @@
+"""Load a YAML file into position-carrying nodes, or say exactly why not.
+
+The text is composed by ruamel.yaml's C-backed parser (libyaml) when the C
+extension is present, else by its pure-Python parser; both give the same marks.
+GitHub's reading of YAML is followed: YAML 1.2 scalars (`on` is a string),
+anchors and aliases allowed, duplicate keys, merge keys (`<<`) and a root that
+is not a mapping are errors.
+
+Hostile input is bounded before and after the parser runs, because libyaml's
+composer recurses in C (a very deep document crashes the process) and aliases
+can describe a tree exponentially larger than the text:
+
+* bytes: size cap, NUL bytes (binary), UTF-16/32 byte-order marks, bad UTF-8;
+* depth: a cheap upper bound from the text; only when it is high are the
+  parser's events walked (iteratively) to measure the real depth;
+* aliases: the expanded size of the node graph is computed with memoisation,
+  so a "billion laughs" file is refused without expanding it.
+
+Every refusal is a `LoadError` with a span and a message naming the reason; the
+caller turns it into a DG000 finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from digestgate.nodes import Source, YMap, YNode, YScalar, YSeq
+from digestgate.span import Span
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 500
+MAX_EXPANDED_NODES = 1_000_000
+# Below this many nesting indicators the depth cannot reach MAX_DEPTH by much,
+# and libyaml's recursive composer is safe far beyond it (tested at 10,000).
+_CHEAP_DEPTH_BOUND = 2_000
+
+_TAGS = {
+    "tag:yaml.org,2002:str": "str",
+    "tag:yaml.org,2002:int": "int",
+    "tag:yaml.org,2002:float": "float",
+    "tag:yaml.org,2002:bool": "bool",
+    "tag:yaml.org,2002:null": "null",
+}
+
+
+@dataclass(frozen=True)
+class LoadError(Exception):
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True)
+class Loaded:
+    source: Source
+    root: YMap
+
+
+def decode(data: bytes, path: str) -> str:
+    """Bytes to text, or LoadError naming the first bad place."""
+    if len(data) > MAX_BYTES:
+        raise LoadError(
+            Span(1, 1, 1, 1),
+            f"file is {len(data):,} bytes; digestgate reads workflow and action files "
+            f"up to {MAX_BYTES:,} bytes",
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise LoadError(Span(1, 1, 1, 1), "file is UTF-16 or UTF-32 encoded; save it as UTF-8")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise LoadError(Span.point(line, 1), "file contains NUL bytes: it is binary, not YAML")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise LoadError(
+            Span.point(line, col), f"invalid UTF-8 (byte 0x{data[exc.start]:02x}): save as UTF-8"
+        ) from None
+
+
+def load_bytes(data: bytes, path: str) -> Loaded:
+    return load_text(decode(data, path), path)
+
+
+def load_text(text: str, path: str) -> Loaded:
+    source = Source(path, text)
+    _check_depth(text)
+    raw = _compose(text)
+    if raw is None:
+        raise LoadError(Span(1, 1, 1, 1), "file is empty: expected a mapping")
+    root = _Converter(source).convert(raw)
+    if not isinstance(root, YMap):
+        kind = "a list" if isinstance(root, YSeq) else "a single value"
+        raise LoadError(root.span, f"the top level is {kind}; expected a mapping")
+    return Loaded(source, root)
+
+
+def c_parser_available() -> bool:
+    try:
+        from ruamel.yaml.cyaml import CParser  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+_PURE = False  # tests flip this to exercise the pure-Python path
+
+
+def _yaml(pure: bool) -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=pure)
+
+
+def _compose(text: str) -> Any:
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    pure = _PURE or not c_parser_available()
+    try:
+        return _yaml(pure).compose(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            problem = f"{exc.problem} ({exc.context})"
+        span = Span.point(mark.line + 1, mark.column + 1) if mark else Span(1, 1, 1, 1)
+        raise LoadError(span, f"invalid YAML: {_tidy(problem)}") from None
+    except YAMLError as exc:
+        raise LoadError(Span(1, 1, 1, 1), f"invalid YAML: {_tidy(str(exc))}") from None
+    except RecursionError:
+        raise LoadError(Span(1, 1, 1, 1), "YAML nested too deeply to read") from None
+
+
+def _tidy(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _check_depth(text: str) -> None:
+    bound = (
+        text.count("[")
+        + text.count("{")
+        + text.count("- ")
+        + text.count("-\n")
+        + text.count(":")
+        + text.count("?")
+    )
+    if bound < _CHEAP_DEPTH_BOUND:
+        return
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+
+    depth = 0
+    try:
+        for event in _yaml(_PURE or not c_parser_available()).parse(text):
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise LoadError(
+                        Span.point(mark.line + 1, mark.column + 1),
+                        f"YAML nested more than {MAX_DEPTH} levels deep",
+                    )
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except YAMLError:
+        return  # the composer reports syntax errors with better context
+
+
+class _Converter:
+    """ruamel nodes -> our nodes, iteratively, sharing aliased nodes."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.done: dict[int, YNode] = {}
+        self.sizes: dict[int, int] = {}
+
+    def convert(self, raw: Any) -> YNode:
+        self._check_expansion(raw)
+        return self._build(raw)
+
+    def _check_expansion(self, raw: Any) -> None:
+        """Expanded tree size via post-order DP over the (shared) node graph."""
+        from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+        sizes = self.sizes
+        stack: list[tuple[Any, bool]] = [(raw, False)]
+        while stack:
+            node, ready = stack.pop()
+            key = id(node)
+            if key in sizes:
+                continue
+            if isinstance(node, MappingNode):
+                children = [c for pair in node.value for c in pair]
+            elif isinstance(node, SequenceNode):
+                children = list(node.value)
+            else:
+                sizes[key] = 1
+                continue
+            if ready:
+                total = 1 + sum(sizes[id(c)] for c in children)
+                sizes[key] = total
+                if total > MAX_EXPANDED_NODES:
+                    raise LoadError(
+                        self._span(node),
+                        f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
+                        "(an alias bomb?)",
+                    )
+            else:
+                stack.append((node, True))
+                stack.extend((c, False) for c in children if id(c) not in sizes)
+
+    def _span(self, node: Any) -> Span:
+        s, e = node.start_mark, node.end_mark
+        line, col, end_line, end_col = s.line + 1, s.column + 1, e.line + 1, e.column + 1
+        if end_col == 1 and end_line > line:
+            # block scalars and collections end at the start of the next line
+            end_line -= 1
+            end_col = len(self.source.line_text(end_line)) + 1
+        return Span(line, col, end_line, end_col)
+
+    def _build(self, raw: Any) -> YNode:
+        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+        # Post-order: containers are finished after their children.
+        stack: list[tuple[Any, bool]] = [(raw, False)]
+        done = self.done
+        while stack:
+            node, ready = stack.pop()
+            key = id(node)
+            if key in done:
+                continue
+            if isinstance(node, ScalarNode):
+                done[key] = self._scalar(node)
+            elif not ready:
+                stack.append((node, True))
+                if isinstance(node, MappingNode):
+                    for k, v in reversed(node.value):
+                        stack.append((v, False))
+                        stack.append((k, False))
+                elif isinstance(node, SequenceNode):
+                    stack.extend((c, False) for c in reversed(node.value))
+            elif isinstance(node, MappingNode):
+                done[key] = self._mapping(node)
+            else:
+                done[key] = YSeq(self._span(node), [done[id(c)] for c in node.value])
+        return done[id(raw)]
+
+    def _scalar(self, node: Any) -> YScalar:
+        tag = node.tag
+        if tag == "tag:yaml.org,2002:merge":
+            raise LoadError(
+                self._span(node), "YAML merge keys (<<) are not supported by GitHub Actions"
+            )
+        return YScalar(
+            self._span(node),
+            node.value,
+            _TAGS.get(tag, "str"),
+            node.style or "plain",
+            self.source,
+            node.start_mark.index,
+            node.end_mark.index,
+        )
+
+    def _mapping(self, node: Any) -> YMap:
+        items: list[tuple[YScalar, YNode]] = []
+        seen: dict[str, YScalar] = {}
+        for k, v in node.value:
+            key = self.done[id(k)]
+            if not isinstance(key, YScalar):
+                raise LoadError(key.span, "a mapping key must be a plain value, not a collection")
+            first = seen.get(key.value)
+            if first is not None:
+                raise LoadError(
+                    key.span,
+                    f"duplicate key {key.value!r} (first defined on line {first.span.line})",
+                )
+            seen[key.value] = key
+            items.append((key, self.done[id(v)]))
+        return YMap(self._span(node), items)

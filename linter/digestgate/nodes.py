@@ -1,0 +1,205 @@
+"""YAML nodes with positions: what the loader gives the model.
+
+These are small slotted classes rather than frozen dataclasses because the loader
+makes hundreds of thousands of them on a large run; treat them as read-only.
+Every node knows its `Span`. Scalars also know where their text sits in the file,
+so a position inside a string value (an expression, a shell command) can be mapped
+back to a line and column (`YScalar.locate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from digestgate.span import Span
+
+
+class Source:
+    """The text of one file, with line starts for offset -> position mapping."""
+
+    __slots__ = ("_line_starts", "path", "text")
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
+        starts = [0]
+        find = text.find
+        i = find("\n")
+        while i >= 0:
+            starts.append(i + 1)
+            i = find("\n", i + 1)
+        self._line_starts = starts
+
+    def position(self, index: int) -> tuple[int, int]:
+        """1-based (line, column) of a character index."""
+        from bisect import bisect_right
+
+        line = bisect_right(self._line_starts, index) - 1
+        return line + 1, index - self._line_starts[line] + 1
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its newline."""
+        start = self._line_starts[line - 1]
+        end = self.text.find("\n", start)
+        return self.text[start : end if end >= 0 else len(self.text)].rstrip("\r")
+
+    @property
+    def line_count(self) -> int:
+        return len(self._line_starts)
+
+
+class YNode:
+    __slots__ = ("span",)
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+
+
+class YScalar(YNode):
+    """A scalar. `value` is always the string form; `tag` says how YAML typed it."""
+
+    __slots__ = ("source", "start_index", "end_index", "style", "tag", "value")
+
+    def __init__(
+        self,
+        span: Span,
+        value: str,
+        tag: str,
+        style: str,
+        source: Source | None,
+        start_index: int,
+        end_index: int,
+    ) -> None:
+        super().__init__(span)
+        self.value = value
+        self.tag = tag  # "str", "int", "float", "bool", "null"
+        self.style = style  # "plain", "'", '"', "|", ">"
+        self.source = source
+        self.start_index = start_index
+        self.end_index = end_index
+
+    def __repr__(self) -> str:
+        return f"YScalar({self.value!r})"
+
+    def as_bool(self) -> bool | None:
+        if self.tag == "bool":
+            return self.value.lower() == "true"
+        return None
+
+    def locate(self, offset: int, length: int = 0) -> Span:
+        """The file span of `value[offset:offset+length]`.
+
+        Exact for single-line scalars without escapes and for literal (`|`) blocks,
+        which is how nearly every `run:` and `if:` is written. For folded or
+        multi-line quoted text the needle is searched in the raw text, and the
+        scalar's own span is the fallback.
+        """
+        value = self.value
+        if offset < 0 or offset > len(value):
+            return self.span
+        length = max(0, min(length, len(value) - offset))
+        src = self.source
+        if src is None:
+            return self.span
+        raw = src.text[self.start_index : self.end_index]
+        if self.style == "|":
+            return self._locate_literal(src, offset, length)
+        if self.style == "plain" and self.span.line == self.span.end_line and raw == value:
+            return _span_of(src, self.start_index + offset, length)
+        if self.style in ("'", '"') and self.span.line == self.span.end_line:
+            inner = raw[1:-1]
+            if inner == value:
+                return _span_of(src, self.start_index + 1 + offset, length)
+        needle = value[offset : offset + max(length, 1)]
+        if needle and "\n" not in needle:
+            hits = [i for i in _find_all(raw, needle)]
+            if hits:
+                # choose the hit whose share of the text is closest to the offset's
+                want = offset / max(len(value), 1) * len(raw)
+                best = min(hits, key=lambda i: abs(i - want))
+                return _span_of(src, self.start_index + best, length)
+        return self.span
+
+    def _locate_literal(self, src: Source, offset: int, length: int) -> Span:
+        before = self.value[:offset]
+        line_in_value = before.count("\n")
+        col_in_line = offset - (before.rfind("\n") + 1)
+        header_line = self.span.line
+        line = header_line + 1 + line_in_value
+        indent = _block_indent(src, header_line + 1, self.span.end_line)
+        if line > src.line_count:
+            return self.span
+        start_col = indent + col_in_line + 1
+        piece = self.value[offset : offset + length]
+        if "\n" in piece:
+            end_line = line + piece.count("\n")
+            end_col = indent + len(piece) - piece.rfind("\n")
+        else:
+            end_line, end_col = line, start_col + length
+        return Span(line, start_col, end_line, end_col)
+
+
+def _find_all(haystack: str, needle: str) -> Iterator[int]:
+    i = haystack.find(needle)
+    while i >= 0:
+        yield i
+        i = haystack.find(needle, i + 1)
+
+
+def _span_of(src: Source, index: int, length: int) -> Span:
+    line, col = src.position(index)
+    end_line, end_col = src.position(index + length) if length else (line, col)
+    return Span(line, col, end_line, end_col)
+
+
+def _block_indent(src: Source, first: int, last: int) -> int:
+    """Indentation of a literal block: that of its first non-blank content line."""
+    for n in range(first, min(last, src.line_count) + 1):
+        text = src.line_text(n)
+        if text.strip():
+            return len(text) - len(text.lstrip(" "))
+    return 0
+
+
+class YSeq(YNode):
+    __slots__ = ("items",)
+
+    def __init__(self, span: Span, items: list[YNode]) -> None:
+        super().__init__(span)
+        self.items = items
+
+    def __repr__(self) -> str:
+        return f"YSeq({self.items!r})"
+
+
+class YMap(YNode):
+    """A mapping. Keys are scalars (the loader rejects others); order is kept."""
+
+    __slots__ = ("_index", "items")
+
+    def __init__(self, span: Span, items: list[tuple[YScalar, YNode]]) -> None:
+        super().__init__(span)
+        self.items = items
+        self._index = {k.value: (k, v) for k, v in items}
+
+    def __repr__(self) -> str:
+        return f"YMap({self.items!r})"
+
+    def get(self, key: str) -> YNode | None:
+        hit = self._index.get(key)
+        return hit[1] if hit else None
+
+    def key(self, key: str) -> YScalar | None:
+        hit = self._index.get(key)
+        return hit[0] if hit else None
+
+    def keys(self) -> list[str]:
+        return [k.value for k, _ in self.items]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+
+def scalar_text(node: YNode | None) -> str | None:
+    """The string value of a scalar node, else None."""
+    return node.value if isinstance(node, YScalar) else None

@@ -1,0 +1,1 @@
+"""Reporters: findings to text for people and machines. Each is a `render` function."""

@@ -1,0 +1,41 @@
+"""Source positions: the one coordinate convention used inside digestgate.
+
+A `Span` is 1-based in lines and columns, columns counted in Unicode code points,
+and the end is exclusive (the column just after the last character), which is what
+SARIF's `endColumn` means. Reporters convert at the edges only: the LSP wants 0-based
+lines and UTF-16 columns, JSON and text keep these numbers as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @staticmethod
+    def point(line: int, column: int) -> Span:
+        return Span(line, column, line, column + 1)
+
+    def contains(self, other: Span) -> bool:
+        return (self.line, self.column) <= (other.line, other.column) and (
+            other.end_line,
+            other.end_column,
+        ) <= (self.end_line, self.end_column)
+
+    def shifted(self, line_delta: int, column_delta: int) -> Span:
+        """Move a span found in a sub-text (one-line text only for the column)."""
+        return Span(
+            self.line + line_delta,
+            self.column + column_delta,
+            self.end_line + line_delta,
+            self.end_column + (column_delta if self.end_line == self.line else 0),
+        )
+
+
+WHOLE_FILE = Span(1, 1, 1, 1)

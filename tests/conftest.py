@@ -1,0 +1,34 @@
+"""Shared test helpers: write a small repository to a temporary folder and check it."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from digestgate import engine
+from digestgate.findings import Finding
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def write_repo(root: Path, files: Mapping[str, str], dedent: bool = True) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(inspect.cleandoc(text) + "\n" if dedent else text, encoding="utf-8")
+    return root
+
+
+def run_check(
+    root: Path, select: Sequence[str] | None = None, paths: Sequence[str] | None = None
+) -> list[Finding]:
+    options = engine.Options(select=list(select) if select else None, no_config=True)
+    return engine.check([str(p) for p in (paths or [root])], options).findings
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return tmp_path
