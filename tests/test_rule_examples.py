@@ -29,7 +29,7 @@ def test_example(tmp_path: Path, rule: type[Rule], example: Example, kind: str) 
     assert example.expect, "a bad example must say where its finding lands"
     expected = sorted(example.expect, key=lambda e: (e.path, e.line, e.column or 0))
     assert len(got) == len(expected), f"{rule.code}: want {expected}, got {findings}"
-    for e, (path, line, column) in zip(expected, got):
+    for e, (path, line, column) in zip(expected, got, strict=True):
         assert (path, line) == (e.path, e.line), f"{rule.code}: {findings}"
         if e.column is not None:
             assert column == e.column, f"{rule.code}: {findings}"

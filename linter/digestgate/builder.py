@@ -255,9 +255,8 @@ class _Build:
         out = {}
         for k, v in node.items:
             m = v if isinstance(v, YMap) else None
-            if v is not None and not isinstance(v, (YMap, YScalar)):
-                if k.value != "schedule":
-                    self.problem(v, f"`on.{k.value}` must be a mapping, not a {_kind(v)}")
+            if isinstance(v, YSeq) and k.value != "schedule":
+                self.problem(v, f"`on.{k.value}` must be a mapping, not a {_kind(v)}")
             out[k.value] = Trigger(
                 k.value,
                 k.span,
@@ -271,9 +270,7 @@ class _Build:
                 outputs=self.each(self.mapping(m.get("outputs"), "outputs"), self.output_def)
                 if m
                 else {},
-                secrets=tuple(s.keys())
-                if m and isinstance(s := m.get("secrets"), YMap)
-                else (),
+                secrets=tuple(s.keys()) if m and isinstance(s := m.get("secrets"), YMap) else (),
             )
         return out
 
@@ -308,7 +305,9 @@ class _Build:
         if (e := m.get("environment")) is not None:
             if isinstance(e, YMap):
                 environment = Environment(
-                    e.span, self.text(e.get("name"), "environment name"), self.text(e.get("url"), "url")
+                    e.span,
+                    self.text(e.get("name"), "environment name"),
+                    self.text(e.get("url"), "url"),
                 )
             else:
                 environment = Environment(e.span, self.text(e, "environment"))

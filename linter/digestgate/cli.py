@@ -98,7 +98,9 @@ def check(
         Optional[Path],  # noqa: UP045
         typer.Option("--config", help="Configuration file (.toml)."),
     ] = None,
-    no_config: Annotated[bool, typer.Option("--no-config", help="Ignore configuration files.")] = False,
+    no_config: Annotated[
+        bool, typer.Option("--no-config", help="Ignore configuration files.")
+    ] = False,
     stdin_filename: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--stdin-filename", help="The path that stdin (`-`) stands for."),
@@ -108,7 +110,9 @@ def check(
     exit_zero: Annotated[
         bool, typer.Option("--exit-zero", help="Exit 0 even when there are findings.")
     ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
 ) -> None:
     """Check workflows and report findings."""
     from digestgate import engine
@@ -135,7 +139,9 @@ def check(
     except Exception as exc:
         if debug:
             raise
-        where = engine.PROGRESS.current or "?"
+        from digestgate.repository import PROGRESS
+
+        where = PROGRESS.current or "?"
         _fail(
             f"internal error while checking {where}: {type(exc).__name__}: {exc} "
             "(this is a bug: please report it; --debug shows the traceback)"

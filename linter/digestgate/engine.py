@@ -62,7 +62,7 @@ class Result:
         return sum(len(r.repository.files) for r in self.repos)
 
     def failing(self) -> list[Finding]:
-        out = []
+        out: list[Finding] = []
         for r in self.repos:
             threshold = r.config.fail_on.rank
             out.extend(f for f in r.findings if f.severity.rank >= threshold)
@@ -141,7 +141,11 @@ def _with_severity(f: Finding, severity: Severity) -> Finding:
 
 def _run_rule(rule: Rule, context: Context) -> Iterable[Finding]:
     repo = context.repository
-    skip = (lambda path: False) if rule.runs_on_broken else (lambda path: path in context.broken)
+    broken = frozenset() if rule.runs_on_broken else context.broken
+
+    def skip(path: str) -> bool:
+        return path in broken
+
     PROGRESS.current = f"{repo.display_root} ({rule.code})"
     yield from rule.check_repository()
     for wf in repo.workflows.values():
@@ -154,9 +158,9 @@ def _run_rule(rule: Rule, context: Context) -> Iterable[Finding]:
     for action in repo.actions.values():
         if not skip(action.path):
             yield from rule.check_action(action)
-    for owner, job, step in iter_steps(repo):
+    for owner, owner_job, step in iter_steps(repo):
         if not skip(owner.path):
-            yield from rule.check_step(owner, job, step)
+            yield from rule.check_step(owner, owner_job, step)
 
 
 def _suppression_findings(

@@ -100,7 +100,9 @@ class WorkflowGraph:
 
     @staticmethod
     def _closure(
-        job: str, edges: dict[str, tuple[str, ...]] | dict[str, list[str]], memo: dict[str, frozenset[str]]
+        job: str,
+        edges: dict[str, tuple[str, ...]] | dict[str, list[str]],
+        memo: dict[str, frozenset[str]],
     ) -> frozenset[str]:
         hit = memo.get(job)
         if hit is not None:
@@ -148,7 +150,9 @@ class ExpandedStep:
 class Edge:
     source: JobNode
     target: JobNode
-    kind: str  # "needs", "call" (caller -> callee job), "return" (callee job -> caller's dependents), "workflow_run"
+    # "needs"; "call": caller -> callee job; "return": callee job -> the caller's
+    # dependents; "workflow_run": every job upstream -> the first jobs downstream
+    kind: str
 
 
 @dataclass

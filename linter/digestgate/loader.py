@@ -31,9 +31,11 @@ from digestgate.span import Span
 MAX_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 500
 MAX_EXPANDED_NODES = 1_000_000
-# Below this many nesting indicators the depth cannot reach MAX_DEPTH by much,
-# and libyaml's recursive composer is safe far beyond it (tested at 10,000).
-_CHEAP_DEPTH_BOUND = 2_000
+# Below this many nesting indicators the depth cannot reach it, and libyaml's
+# recursive composer is safe (tested at 10,000 levels; 100,000 crash the process).
+# Above it the parser's events are walked first; below, the converter measures the
+# real depth and refuses anything deeper than MAX_DEPTH.
+_CHEAP_DEPTH_BOUND = 5_000
 
 _TAGS = {
     "tag:yaml.org,2002:str": "str",
@@ -101,10 +103,10 @@ def load_text(text: str, path: str) -> Loaded:
 
 def c_parser_available() -> bool:
     try:
-        from ruamel.yaml.cyaml import CParser  # noqa: F401
-    except ImportError:
+        import ruamel.yaml.cyaml as cyaml
+    except ImportError:  # ruamel.yaml.clib is not installed or not built
         return False
-    return True
+    return getattr(cyaml, "CParser", None) is not None
 
 
 _PURE = False  # tests flip this to exercise the pure-Python path
@@ -187,6 +189,7 @@ class _Converter:
         from ruamel.yaml.nodes import MappingNode, SequenceNode
 
         sizes = self.sizes
+        depths: dict[int, int] = {}
         stack: list[tuple[Any, bool]] = [(raw, False)]
         while stack:
             node, ready = stack.pop()
@@ -199,10 +202,16 @@ class _Converter:
                 children = list(node.value)
             else:
                 sizes[key] = 1
+                depths[key] = 0
                 continue
             if ready:
                 total = 1 + sum(sizes[id(c)] for c in children)
                 sizes[key] = total
+                depth = depths[key] = 1 + max((depths[id(c)] for c in children), default=0)
+                if depth > MAX_DEPTH:
+                    raise LoadError(
+                        self._span(node), f"YAML nested more than {MAX_DEPTH} levels deep"
+                    )
                 if total > MAX_EXPANDED_NODES:
                     raise LoadError(
                         self._span(node),

@@ -135,7 +135,7 @@ class BrokenGraph(Rule):
                 steps:
                   - uses: ./.github/actions/setup
             """,
-            expect=(Expect(6, 17),),
+            expect=(Expect(6, 15),),
             title="a local action that does not exist",
         ),
         Example(
