@@ -81,8 +81,15 @@ STEP_KEYS = frozenset(
         "env",
         "continue-on-error",
         "timeout-minutes",
+        # parallel steps: https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-syntax
+        "background",
+        "wait",
+        "wait-all",
+        "cancel",
     }
 )
+CONTROL_KEYS = ("wait", "wait-all", "cancel")
+PARALLEL_KEYS = frozenset({"parallel", "name", "id", "if"})
 ACTION_KEYS = frozenset({"name", "author", "description", "inputs", "outputs", "runs", "branding"})
 JOB_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -113,6 +120,8 @@ class _Build:
             return None
         if isinstance(node, YMap):
             return node
+        if isinstance(node, YScalar) and "${{" in node.value:
+            return None  # an expression that yields the mapping at run time
         self.problem(node, f"{what} must be a mapping, not a {_kind(node)}")
         return None
 
@@ -132,10 +141,7 @@ class _Build:
 
     def text_map(self, node: YNode | None, what: str) -> dict[str, Text]:
         m = self.mapping(node, what)
-        if m is None:
-            if isinstance(node, YScalar) and node.tag != "null":
-                # `env: ${{ fromJSON(...) }}` is legal; its keys are unknown to us
-                return {}
+        if m is None:  # absent, or an expression such as `env: ${{ matrix.env }}`
             return {}
         out: dict[str, Text] = {}
         for k, v in m.items:
@@ -196,18 +202,18 @@ class _Build:
             self.text(m.get("options"), f"{what}.options"),
         )
 
-    def step(self, index: int, node: YNode, where: str) -> Step | None:
-        m = self.mapping(node, f"step {index + 1} of {where}")
-        if m is None:
-            return None
+    def step(self, index: int, m: YMap, where: str, group: int | None) -> Step:
         self.unknown_keys(m, STEP_KEYS, f"step {index + 1} of {where}")
         uses = self.text(m.get("uses"), "uses")
         run = self.text(m.get("run"), "run")
+        control = any(k in m for k in CONTROL_KEYS)
         if uses is not None and run is not None:
             self.problem(m, f"step {index + 1} of {where} has both `uses` and `run`")
-        elif uses is None and run is None and "uses" not in m and "run" not in m:
+        elif uses is None and run is None and not control and "uses" not in m and "run" not in m:
             self.problem(m, f"step {index + 1} of {where} has neither `uses` nor `run`")
         with_node = m.get("with")
+        background = self.text(m.get("background"), "background")
+        wait_all = self.text(m.get("wait-all"), "wait-all")
         return Step(
             index=index,
             span=m.span,
@@ -222,19 +228,39 @@ class _Build:
             if_=self.text(m.get("if"), "if"),
             continue_on_error=self.text(m.get("continue-on-error"), "continue-on-error"),
             working_directory=self.text(m.get("working-directory"), "working-directory"),
+            group=group,
+            background=background is not None and background.is_true(),
+            wait=self.texts(m.get("wait"), "wait"),
+            wait_all=wait_all is not None and wait_all.value.lower() != "false",
+            cancel=self.text(m.get("cancel"), "cancel"),
         )
 
     def steps(self, node: YNode | None, where: str) -> tuple[Step, ...]:
+        """A step list; the steps of a `parallel:` group are flattened in order."""
         if node is None:
             return ()
         if not isinstance(node, YSeq):
             self.problem(node, f"`steps` of {where} must be a list, not a {_kind(node)}")
             return ()
-        out = []
-        for i, item in enumerate(node.items):
-            s = self.step(i, item, where)
-            if s is not None:
-                out.append(s)
+        out: list[Step] = []
+        for group, item in enumerate(node.items):
+            m = self.mapping(item, f"step {len(out) + 1} of {where}")
+            if m is None:
+                continue
+            inner = m.get("parallel")
+            if inner is None:
+                out.append(self.step(len(out), m, where, None))
+                continue
+            self.unknown_keys(
+                m, PARALLEL_KEYS, f"the parallel group at step {len(out) + 1} of {where}"
+            )
+            if not isinstance(inner, YSeq):
+                self.problem(inner, f"`parallel` must be a list of steps, not a {_kind(inner)}")
+                continue
+            for sub in inner.items:
+                sm = self.mapping(sub, f"step {len(out) + 1} of {where}")
+                if sm is not None:
+                    out.append(self.step(len(out), sm, where, group))
         return tuple(out)
 
     # --- workflows -------------------------------------------------------------------

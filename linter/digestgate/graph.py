@@ -294,28 +294,40 @@ def build_graph(repo: Repository) -> RepoGraph:
 
 
 def _check_local_uses(graph: RepoGraph) -> None:
+    """DG001 for `uses: ./x` with no action there, unless an earlier step of the same
+    job fills that folder at run time (a second `actions/checkout` with `path: x`, a
+    downloaded artifact): GitHub resolves `./` against the workspace, not the commit."""
     repo = graph.repository
-    owners: list[tuple[str, Iterable[Step]]] = [
-        (p, (s for j in wf.jobs.values() for s in j.steps)) for p, wf in repo.workflows.items()
+    lists: list[tuple[str, Iterable[Step]]] = [
+        (p, j.steps) for p, wf in repo.workflows.items() for j in wf.jobs.values()
     ]
-    owners += [(p, a.steps) for p, a in repo.actions.items()]
-    for path, steps in owners:
+    lists += [(p, a.steps) for p, a in repo.actions.items()]
+    for path, steps in lists:
+        filled: list[str] = []
         for step in steps:
-            if step.uses is None:
+            target = step.with_.get("path")
+            if step.uses is not None and target is not None:
+                filled.append(target.value.strip().removeprefix("./").rstrip("/"))
+            if step.uses is None or step.uses.value.startswith("docker://"):
                 continue
             folder = repo.local_target(step.uses.value, path)
-            if folder is None or step.uses.value.startswith("docker://"):
+            if folder is None or graph.local_action(step) is not None:
                 continue
-            if graph.local_action(step) is None and not _is_action_dir(repo, folder):
-                _problem(
-                    graph,
-                    path,
-                    Problem(
-                        step.uses.span,
-                        f"local action {step.uses.value!r} does not exist "
-                        f"(no {folder or '.'}/action.yml)",
-                    ),
-                )
+            if _is_action_dir(repo, folder) or _filled_at_run_time(folder, filled):
+                continue
+            _problem(
+                graph,
+                path,
+                Problem(
+                    step.uses.span,
+                    f"local action {step.uses.value!r} does not exist "
+                    f"(no {folder or '.'}/action.yml)",
+                ),
+            )
+
+
+def _filled_at_run_time(folder: str, filled: list[str]) -> bool:
+    return any(f and (folder == f or folder.startswith(f + "/") or "${{" in f) for f in filled)
 
 
 def _is_action_dir(repo: Repository, folder: str) -> bool:

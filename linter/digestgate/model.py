@@ -109,6 +109,14 @@ class Step:
     if_: Text | None = None
     continue_on_error: Text | None = None
     working_directory: Text | None = None
+    # Parallel steps (GitHub, June 2026): a step in a `parallel:` group has the
+    # group's number; `background: true` runs on while later steps start;
+    # `wait`, `wait-all` and `cancel` steps only synchronise (no `uses`/`run`).
+    group: int | None = None
+    background: bool = False
+    wait: tuple[Text, ...] = ()
+    wait_all: bool = False
+    cancel: Text | None = None
 
     @property
     def label(self) -> str:
