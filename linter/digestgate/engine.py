@@ -121,8 +121,7 @@ def run_rules(repo: Repository, graph: RepoGraph, config: Config) -> list[Findin
         kept, suppressions, enabled=config.is_enabled, known_codes=known_codes()
     )
     findings = list(outcome.kept)
-    paths = {id(sup): path for path, sups in suppressions.items() for sup in sups}
-    findings.extend(_suppression_findings(outcome, paths, context))
+    findings.extend(_suppression_findings(outcome, context))
     findings = [
         _with_severity(f, config.severity_of(f.code, f.severity))
         for f in findings
@@ -163,9 +162,7 @@ def _run_rule(rule: Rule, context: Context) -> Iterable[Finding]:
             yield from rule.check_step(owner, owner_job, step)
 
 
-def _suppression_findings(
-    outcome: Outcome, paths: dict[int, str], context: Context
-) -> list[Finding]:
+def _suppression_findings(outcome: Outcome, context: Context) -> list[Finding]:
     """DG002 for unused or unknown suppressions, DG003 for a bare `ignore`."""
     rules = by_code()
     out: list[Finding] = []
@@ -178,19 +175,19 @@ def _suppression_findings(
         codes = ", ".join(sup.codes)
         emit(
             UNUSED_SUPPRESSION,
-            paths[id(sup)],
+            sup.path,
             sup.span,
             f"unused suppression: no {codes} finding on line {sup.target_line}; remove it",
         )
     for sup, code in outcome.unknown:
         emit(
             UNUSED_SUPPRESSION,
-            paths[id(sup)],
+            sup.path,
             sup.span,
             f"suppression names {code!r}, which is not a digestgate rule",
         )
     for sup in outcome.blanket:
-        path = paths[id(sup)]
+        path = sup.path
         here = sorted(
             {
                 f.code
