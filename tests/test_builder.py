@@ -143,15 +143,33 @@ def test_full_workflow_is_modelled() -> None:
         ("on: push\njobs:\n  1a:\n    runs-on: x\n    steps:\n      - run: a\n", "job id", 3),
         ("on: push\njobs:\n  a:\n    runs-on: x\n    steps: {run: a}\n", "must be a list", 5),
         ("on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - name: x\n", "neither", 6),
-        ("on: push\njobs:\n  a:\n    runs-on: x\n    need: b\n    steps:\n      - run: a\n",
-         "did you mean 'needs'", 5),
-        ("on: push\njobs:\n  a:\n    runs-on: x\n    needs: {b: 1}\n    steps:\n      - run: a\n",
-         "needs must be a single value", 5),
-        ("on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: a\n        with:\n"
-         "          x: [1]\n", "with.x must be a single value", 8),
-        ("on: push\njobs:\n  a:\n    uses: ./x.yml\n    steps:\n      - run: a\n", "cannot have", 3),
-        ("on: push\nsteps: []\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: a\n",
-         "unknown key 'steps' in the workflow", 2),
+        (
+            "on: push\njobs:\n  a:\n    runs-on: x\n    need: b\n    steps:\n      - run: a\n",
+            "did you mean 'needs'",
+            5,
+        ),
+        (
+            "on: push\njobs:\n  a:\n    runs-on: x\n    needs: {b: 1}\n"
+            "    steps:\n      - run: a\n",
+            "needs must be a single value",
+            5,
+        ),
+        (
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: a\n        with:\n"
+            "          x: [1]\n",
+            "with.x must be a single value",
+            8,
+        ),
+        (
+            "on: push\njobs:\n  a:\n    uses: ./x.yml\n    steps:\n      - run: a\n",
+            "cannot have",
+            3,
+        ),
+        (
+            "on: push\nsteps: []\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: a\n",
+            "unknown key 'steps' in the workflow",
+            2,
+        ),
     ],
 )
 def test_problems(text: str, fragment: str, line: int) -> None:
