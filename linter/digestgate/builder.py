@@ -90,7 +90,6 @@ STEP_KEYS = frozenset(
 )
 CONTROL_KEYS = ("wait", "wait-all", "cancel")
 PARALLEL_KEYS = frozenset({"parallel", "name", "id", "if"})
-ACTION_KEYS = frozenset({"name", "author", "description", "inputs", "outputs", "runs", "branding"})
 JOB_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 T = TypeVar("T")
@@ -397,7 +396,8 @@ def build_workflow(root: YMap, path: str, platform: Platform) -> tuple[Workflow,
 
 def build_action(root: YMap, path: str) -> tuple[Action, list[Problem]]:
     b = _Build()
-    b.unknown_keys(root, ACTION_KEYS, "the action")
+    # GitHub ignores unknown keys in action metadata (real actions carry `on:`), so
+    # they are not problems here, unlike in workflows.
     runs = b.mapping(root.get("runs"), "`runs`")
     using = ""
     steps: tuple[Step, ...] = ()
