@@ -248,3 +248,42 @@ def test_composite_and_docker_actions() -> None:
     assert problems == [] and d.image is not None and d.image.value == "docker://alpine:3"
     _, problems = action("name: x\n")
     assert any("no `runs:`" in p.message for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "fragment"),
+    [
+        ("if: github.ref == \n", 4, 9, "invalid expression in `if:`"),
+        ("if: ${{ success( }}\n", 4, 9, "invalid expression in `if:`"),
+        ("run: echo ${{ github.sha\n", 4, 15, "invalid expression"),
+        ("run: echo ${{ github.sha == }}\n", 4, 15, "invalid expression"),
+        ("run: echo ${{ nosuchfunction(1) }}\n", 4, 15, "invalid expression"),
+    ],
+)
+def test_invalid_expressions(text: str, line: int, column: int, fragment: str) -> None:
+    body = "on: push\njobs:\n  a:\n    " + text + "    runs-on: x\n    steps:\n      - run: a\n"
+    if text.startswith("run:"):
+        body = "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - " + text
+        line, column = 6, column + 4
+    root = load_text(body, "ci.yml").root
+    _, problems = build_workflow(root, "ci.yml", Platform.GITHUB)
+    hits = [p for p in problems if fragment in p.message]
+    assert hits, problems
+    assert hits[0].span.line == line
+    assert hits[0].span.column >= column
+
+
+def test_valid_expressions_are_not_problems() -> None:
+    _, problems = wf(
+        """
+        on: push
+        jobs:
+          a:
+            if: ${{ github.event_name == 'push' && !cancelled() }}
+            runs-on: ${{ matrix.os }}
+            steps:
+              - run: echo "${{ toJSON(needs) }}" ${{ format('{0}', github.sha) }}
+                if: always() && needs.b.result == 'success'
+        """
+    )
+    assert problems == []

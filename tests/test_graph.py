@@ -254,3 +254,26 @@ def test_origin_remote_names_the_repository(
     g = graph_of(tmp_path, {CI: caller, ".github/workflows/build.yml": REUSABLE})
     assert g.repository.slug == "acme/shop"
     assert (CI, "call") in g.calls
+
+
+def test_self_repository_references(tmp_path: Path) -> None:
+    wf = workflow(
+        job(
+            "a", extra="      - uses: $/.github/actions/setup\n      - uses: $/.github/actions/x@v1"
+        ),
+        "  call:\n    uses: $/.github/workflows/build.yml",
+    )
+    action = "name: s\nruns:\n  using: composite\n  steps:\n    - run: echo\n      shell: bash\n"
+    g = graph_of(
+        tmp_path,
+        {
+            CI: wf,
+            ".github/workflows/build.yml": REUSABLE,
+            ".github/actions/setup/action.yml": action,
+        },
+    )
+    assert g.calls == {(CI, "call"): ".github/workflows/build.yml"}
+    steps = g.steps(CI, g.repository.workflows[CI].jobs["a"])
+    assert steps[1].action is not None and steps[1].action.path.endswith("setup/action.yml")
+    (problem,) = g.problems[CI]
+    assert "takes no `@ref`" in problem.message and problem.span.line == 8

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
+from digestgate.expressions import ExprError
 from digestgate.model import (
     Action,
     Container,
@@ -98,6 +99,8 @@ T = TypeVar("T")
 class _Build:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.with_expressions: list[Text] = []
+        self.conditions: list[Text] = []
 
     def problem(self, node: YNode, message: str) -> None:
         self.problems.append(Problem(node.span, message))
@@ -110,9 +113,31 @@ class _Build:
         if isinstance(node, YScalar):
             if node.tag == "null":
                 return None
-            return Text(node.value, node.span, node, node.tag)
+            text = Text(node.value, node.span, node, node.tag)
+            if what == "if":
+                self.conditions.append(text)
+            elif "${{" in node.value:
+                self.with_expressions.append(text)
+            return text
         self.problem(node, f"{what} must be a single value, not a {_kind(node)}")
         return None
+
+    def check_expressions(self) -> None:
+        """Syntax errors in `${{ }}` and `if:`: GitHub refuses such a workflow."""
+        for text in self.conditions:
+            if "${{" in text.value and not _single_placeholder(text.value):
+                self.with_expressions.append(text)
+                continue
+            parsed = text.condition()
+            if isinstance(parsed, ExprError):
+                at = text.locate(parsed.offset, 1)
+                self.problems.append(Problem(at, f"invalid expression in `if:`: {parsed.message}"))
+        for text in self.with_expressions:
+            for placeholder, span in text.placeholders():
+                if placeholder.error is not None:
+                    self.problems.append(
+                        Problem(span, f"invalid expression: {placeholder.error.message}")
+                    )
 
     def mapping(self, node: YNode | None, what: str) -> YMap | None:
         if node is None or (isinstance(node, YScalar) and node.tag == "null"):
@@ -391,6 +416,7 @@ def build_workflow(root: YMap, path: str, platform: Platform) -> tuple[Workflow,
         jobs=jobs,
         root=root,
     )
+    b.check_expressions()
     return wf, b.problems
 
 
@@ -426,7 +452,13 @@ def build_action(root: YMap, path: str) -> tuple[Action, list[Problem]]:
         image=image,
         root=root,
     )
+    b.check_expressions()
     return action, b.problems
+
+
+def _single_placeholder(value: str) -> bool:
+    stripped = value.strip()
+    return stripped.startswith("${{") and stripped.endswith("}}") and value.count("${{") == 1
 
 
 def _kind(node: YNode) -> str:

@@ -25,8 +25,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from digestgate.model import Action, Job, Problem, Step, Workflow
-from digestgate.repository import Repository, action_file
+from digestgate.model import Action, Job, Problem, Step, Text, Workflow
+from digestgate.repository import Repository, action_file, self_reference_with_ref
 
 MAX_CALL_DEPTH = 10  # GitHub allows ten levels of reusable workflows
 MAX_COMPOSITE_DEPTH = 10
@@ -310,6 +310,9 @@ def _check_local_uses(graph: RepoGraph) -> None:
                 filled.append(target.value.strip().removeprefix("./").rstrip("/"))
             if step.uses is None or step.uses.value.startswith("docker://"):
                 continue
+            if self_reference_with_ref(step.uses.value):
+                _problem(graph, path, _self_ref_problem(step.uses))
+                continue
             folder = repo.local_target(step.uses.value, path)
             if folder is None or graph.local_action(step) is not None:
                 continue
@@ -326,6 +329,14 @@ def _check_local_uses(graph: RepoGraph) -> None:
             )
 
 
+def _self_ref_problem(uses: Text) -> Problem:
+    return Problem(
+        uses.span,
+        f"{uses.value!r}: a self-repository reference (`$/`) always uses the running "
+        "commit and takes no `@ref`",
+    )
+
+
 def _filled_at_run_time(folder: str, filled: list[str]) -> bool:
     return any(f and (folder == f or folder.startswith(f + "/") or "${{" in f) for f in filled)
 
@@ -339,6 +350,9 @@ def _resolve_calls(graph: RepoGraph) -> None:
     for path, wf in repo.workflows.items():
         for job in wf.jobs.values():
             if job.uses is None:
+                continue
+            if self_reference_with_ref(job.uses.value):
+                _problem(graph, path, _self_ref_problem(job.uses))
                 continue
             target = repo.local_target(job.uses.value, path)
             if target is None:

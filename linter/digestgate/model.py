@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from digestgate.expressions import Expr, ExprError, Placeholder, find_placeholders, parse_expression
 from digestgate.nodes import YMap, YNode, YScalar
 from digestgate.span import Span
 
@@ -39,6 +40,27 @@ class Text:
     def is_true(self) -> bool:
         """A literal true (`true`, or a string GitHub would read as true)."""
         return self.value.strip().lower() == "true"
+
+    def placeholders(self) -> list[tuple[Placeholder, Span]]:
+        """Every `${{ }}` in the value, with the file span of each."""
+        if "${{" not in self.value:
+            return []
+        return [(p, self.locate(p.start, p.end - p.start)) for p in find_placeholders(self.value)]
+
+    def condition(self) -> Expr | ExprError:
+        """An `if:` value as one expression (`${{ }}` around it is optional there).
+
+        Mixed text such as `${{ a }} && b` is not one expression: GitHub reads it as
+        a string; `expressions.evaluate_condition` follows that reading."""
+        value = self.value
+        stripped = value.strip()
+        try:
+            if stripped.startswith("${{") and stripped.endswith("}}") and value.count("${{") == 1:
+                start = value.index("${{") + 3
+                return parse_expression(value[start : value.rindex("}}")], start)
+            return parse_expression(value)
+        except ExprError as exc:
+            return exc
 
 
 @dataclass(frozen=True, slots=True)

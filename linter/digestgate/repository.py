@@ -56,12 +56,16 @@ class Repository:
         """The repo-relative path a `uses:` names inside this repository, if it does.
 
         `./x` is relative to the repository root (GitHub resolves it against the
-        workspace, which is the checkout); `owner/name/x@ref` counts when owner/name
-        is this repository.
+        workspace, which is the checkout); `$/x` is the self-repository form, this
+        repository at the running commit (a `$/x@ref` is not valid: see
+        `self_reference_with_ref`); `owner/name/x@ref` counts when owner/name is this
+        repository.
         """
         uses = uses.strip()
         if uses.startswith("./"):
             rel = uses[2:]
+        elif uses.startswith("$/"):
+            rel = uses[2:].split("@", 1)[0]
         else:
             m = _REMOTE_USES.match(uses)
             if not m or self.slug is None:
@@ -73,6 +77,12 @@ class Repository:
         if norm.startswith("..") or norm.startswith("/"):
             return None
         return "" if norm == "." else norm
+
+
+def self_reference_with_ref(uses: str) -> bool:
+    """`$/path@ref`: the self-repository form always means the running commit."""
+    uses = uses.strip()
+    return uses.startswith("$/") and "@" in uses
 
 
 def read_file(root: Path, rel: str, stdin: dict[str, bytes]) -> bytes | Problem:
