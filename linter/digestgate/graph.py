@@ -280,12 +280,16 @@ def build_graph(repo: Repository) -> RepoGraph:
             _problem(
                 graph,
                 path,
-                Problem(need.span, f"job {job_id!r} needs {need.value!r}, which is not a job here"),
+                Problem(
+                    need.span,
+                    f"job {job_id!r} needs {need.value!r}, which is not a job here",
+                    job_id,
+                ),
             )
         for cycle in wg.cycles():
             ring = " -> ".join([*cycle, cycle[0]])
             first = wf.jobs[cycle[0]]
-            _problem(graph, path, Problem(first.key_span, f"`needs` cycle: {ring}"))
+            _problem(graph, path, Problem(first.key_span, f"`needs` cycle: {ring}", first.id))
     _check_local_uses(graph)
     _resolve_calls(graph)
     _instantiate(graph)
@@ -298,11 +302,11 @@ def _check_local_uses(graph: RepoGraph) -> None:
     job fills that folder at run time (a second `actions/checkout` with `path: x`, a
     downloaded artifact): GitHub resolves `./` against the workspace, not the commit."""
     repo = graph.repository
-    lists: list[tuple[str, Iterable[Step]]] = [
-        (p, j.steps) for p, wf in repo.workflows.items() for j in wf.jobs.values()
+    lists: list[tuple[str, str | None, Iterable[Step]]] = [
+        (p, j.id, j.steps) for p, wf in repo.workflows.items() for j in wf.jobs.values()
     ]
-    lists += [(p, a.steps) for p, a in repo.actions.items()]
-    for path, steps in lists:
+    lists += [(p, None, a.steps) for p, a in repo.actions.items()]
+    for path, job_id, steps in lists:
         filled: list[str] = []
         for step in steps:
             target = step.with_.get("path")
@@ -311,7 +315,7 @@ def _check_local_uses(graph: RepoGraph) -> None:
             if step.uses is None or step.uses.value.startswith("docker://"):
                 continue
             if self_reference_with_ref(step.uses.value):
-                _problem(graph, path, _self_ref_problem(step.uses))
+                _problem(graph, path, _self_ref_problem(step.uses, job_id))
                 continue
             folder = repo.local_target(step.uses.value, path)
             if folder is None or graph.local_action(step) is not None:
@@ -325,15 +329,17 @@ def _check_local_uses(graph: RepoGraph) -> None:
                     step.uses.span,
                     f"local action {step.uses.value!r} does not exist "
                     f"(no {folder or '.'}/action.yml)",
+                    job_id,
                 ),
             )
 
 
-def _self_ref_problem(uses: Text) -> Problem:
+def _self_ref_problem(uses: Text, job: str | None) -> Problem:
     return Problem(
         uses.span,
         f"{uses.value!r}: a self-repository reference (`$/`) always uses the running "
         "commit and takes no `@ref`",
+        job,
     )
 
 
@@ -352,7 +358,7 @@ def _resolve_calls(graph: RepoGraph) -> None:
             if job.uses is None:
                 continue
             if self_reference_with_ref(job.uses.value):
-                _problem(graph, path, _self_ref_problem(job.uses))
+                _problem(graph, path, _self_ref_problem(job.uses, job.id))
                 continue
             target = repo.local_target(job.uses.value, path)
             if target is None:
@@ -367,6 +373,7 @@ def _resolve_calls(graph: RepoGraph) -> None:
                         Problem(
                             job.uses.span,
                             f"reusable workflow {job.uses.value!r} does not exist",
+                            job.id,
                         ),
                     )
                 continue
@@ -377,6 +384,7 @@ def _resolve_calls(graph: RepoGraph) -> None:
                     Problem(
                         job.uses.span,
                         f"{target} is not a reusable workflow: it has no `on: workflow_call`",
+                        job.id,
                     ),
                 )
                 continue
@@ -408,7 +416,7 @@ def _instantiate(graph: RepoGraph) -> None:
                     _problem(
                         graph,
                         path,
-                        Problem(job.uses.span, f"reusable workflow call cycle through {callee}"),
+                        Problem(job.uses.span, f"reusable workflow call cycle through {callee}", j),
                     )
                 continue
             if len(via) >= MAX_CALL_DEPTH:

@@ -181,6 +181,7 @@ class Problem:
 
     span: Span
     message: str
+    job: str | None = None  # the job it is about, when there is one
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,4 +114,4 @@ class InvalidWorkflow(Rule):
         repo = self.context.repository
         for path, problems in repo.problems.items():
             for problem in problems:
-                yield self.finding(path, problem.span, problem.message)
+                yield self.finding(path, problem.span, problem.message, job=problem.job)

@@ -171,4 +171,4 @@ class BrokenGraph(Rule):
     def check_repository(self) -> Iterable[Finding]:
         for path, problems in self.context.graph.problems.items():
             for problem in problems:
-                yield self.finding(path, problem.span, problem.message)
+                yield self.finding(path, problem.span, problem.message, job=problem.job)
