@@ -83,7 +83,9 @@ def _display(root: Path) -> str:
     return root.as_posix() if rel.startswith("..") else Path(rel).as_posix()
 
 
-def targets(paths: list[str], stdin_filename: str | None = None, stdin: bytes = b"") -> list[Target]:
+def targets(
+    paths: list[str], stdin_filename: str | None = None, stdin: bytes = b""
+) -> list[Target]:
     """Group the given paths into repositories, in the order first named."""
     by_root: dict[Path, Target] = {}
     for raw in paths or ["."]:

@@ -58,7 +58,7 @@ class YNode:
 class YScalar(YNode):
     """A scalar. `value` is always the string form; `tag` says how YAML typed it."""
 
-    __slots__ = ("source", "start_index", "end_index", "style", "tag", "value")
+    __slots__ = ("end_index", "source", "start_index", "style", "tag", "value")
 
     def __init__(
         self,

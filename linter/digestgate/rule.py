@@ -90,7 +90,9 @@ class Rule:
     def check_job(self, workflow: Workflow, job: Job) -> Iterable[Finding]:
         return ()
 
-    def check_step(self, owner: Workflow | Action, job: Job | None, step: Step) -> Iterable[Finding]:
+    def check_step(
+        self, owner: Workflow | Action, job: Job | None, step: Step
+    ) -> Iterable[Finding]:
         """Every step of every workflow job and local action, once, where it is written."""
         return ()
 
