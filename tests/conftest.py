@@ -26,7 +26,7 @@ def run_check(
     root: Path, select: Sequence[str] | None = None, paths: Sequence[str] | None = None
 ) -> list[Finding]:
     options = engine.Options(select=list(select) if select else None, no_config=True)
-    return engine.check([str(p) for p in (paths or [root])], options).findings
+    return engine.check([str(p) for p in (paths or [str(root)])], options).findings
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
@@ -24,6 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click messages: a usage error is one greppable line in a CI log, not a box.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -44,6 +47,38 @@ def _fail(message: str, status: int = 2) -> NoReturn:
     raise typer.Exit(status)
 
 
+def _current_file() -> str | None:
+    """The file being read or checked when an error escaped, if any."""
+    # Read through sys.modules: the error may have happened before the engine loaded.
+    repository = sys.modules.get("digestgate.repository")
+    progress = getattr(repository, "PROGRESS", None)
+    current = getattr(progress, "current", None)
+    return current if isinstance(current, str) else None
+
+
+def internal_error_message(exc: BaseException, doing: str | None) -> str:
+    """One line: what failed, while doing what (`checking <file>`), and that it is a bug."""
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if len(detail) > 300:
+        detail = detail[:297] + "..."
+    place = f" while {doing}" if doing else ""
+    return (
+        f"internal error{place}: {detail} "
+        "(this is a bug: please report it; --debug shows the traceback)"
+    )
+
+
+def _checking() -> str | None:
+    current = _current_file()
+    return f"checking {current}" if current else None
+
+
+def _internal_error(exc: BaseException, doing: str | None, debug: bool) -> NoReturn:
+    if debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    _fail(internal_error_message(exc, doing))
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"digestgate {__version__}")
@@ -61,9 +96,11 @@ def main_callback(
 
 
 def _codes(values: list[str] | None) -> list[str] | None:
+    """`--select A,B --select C` -> [A, B, C]; all empty is `[""]`, which is refused."""
     if values is None:
         return None
-    return [c.strip().upper() for v in values for c in v.split(",") if c.strip()]
+    codes = [c.strip().upper() for v in values for c in v.split(",") if c.strip()]
+    return codes or [""]
 
 
 def _use_color(choice: Color, stream: object) -> bool:
@@ -79,31 +116,41 @@ def _use_color(choice: Color, stream: object) -> bool:
 def check(
     paths: Annotated[
         Optional[list[str]],  # noqa: UP045 (typer reads the annotation at run time)
-        typer.Argument(help="Repositories, folders or files (default: .); - reads stdin."),
+        typer.Argument(
+            metavar="PATH",
+            help="Repositories, folders or files (default: .); - reads stdin.",
+            show_default=False,
+        ),
     ] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     output: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--output", "-o", help="Write the report to this file."),
+        typer.Option("--output", "-o", metavar="FILE", help="Write the report to this file."),
     ] = None,
     select: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option(help="Rule codes or prefixes to enable (replaces the config)."),
+        typer.Option(
+            metavar="CODES", help="Rule codes or prefixes to enable (replaces the config)."
+        ),
     ] = None,
     ignore: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option(help="Rule codes or prefixes to disable (adds to the config)."),
+        typer.Option(
+            metavar="CODES", help="Rule codes or prefixes to disable (adds to the config)."
+        ),
     ] = None,
     config: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--config", help="Configuration file (.toml)."),
+        typer.Option("--config", metavar="FILE", help="Configuration file (.toml)."),
     ] = None,
     no_config: Annotated[
         bool, typer.Option("--no-config", help="Ignore configuration files.")
     ] = False,
     stdin_filename: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--stdin-filename", help="The path that stdin (`-`) stands for."),
+        typer.Option(
+            "--stdin-filename", metavar="PATH", help="The path that stdin (`-`) stands for."
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print findings only.")] = False,
     color: Annotated[Color, typer.Option("--color", help="Colour the text output.")] = Color.auto,
@@ -116,78 +163,107 @@ def check(
 ) -> None:
     """Check workflows and report findings."""
     from digestgate import engine
-    from digestgate.config import ConfigError
+    from digestgate.config import ConfigError, check_codes
     from digestgate.discover import DiscoveryError
+    from digestgate.registry import RegistryError, known_codes
+    from digestgate.repository import PROGRESS
 
-    data = b""
-    if paths and "-" in paths:
-        data = sys.stdin.buffer.read()
-    options = engine.Options(
-        select=_codes(select),
-        ignore=_codes(ignore),
-        config_file=config,
-        no_config=no_config,
-        stdin_filename=stdin_filename,
-        stdin=data,
-    )
+    paths = paths or ["."]
+    if "-" in paths and not stdin_filename:
+        _fail("reading stdin (`-`) needs --stdin-filename")
     if config is not None and not config.is_file():
         _fail(f"{config}: configuration file not found")
     try:
-        result = engine.check(paths or ["."], options)
-    except (ConfigError, DiscoveryError) as exc:
+        select_codes = _codes(select)
+        ignore_codes = _codes(ignore)
+        if select_codes is not None:
+            check_codes(select_codes, known_codes(), "--select")
+        if ignore_codes is not None:
+            check_codes(ignore_codes, known_codes(), "--ignore")
+    except (ConfigError, RegistryError) as exc:
+        _fail(str(exc))
+    options = engine.Options(
+        select=select_codes,
+        ignore=ignore_codes,
+        config_file=config,
+        no_config=no_config,
+        stdin_filename=stdin_filename,
+        stdin=sys.stdin.buffer.read() if "-" in paths else b"",
+    )
+    PROGRESS.current = None  # not a file of an earlier run in this process
+    try:
+        result = engine.check(paths, options)
+    except (ConfigError, DiscoveryError, RegistryError) as exc:
         _fail(str(exc))
     except Exception as exc:
-        if debug:
-            raise
-        from digestgate.repository import PROGRESS
-
-        where = PROGRESS.current or "?"
-        _fail(
-            f"internal error while checking {where}: {type(exc).__name__}: {exc} "
-            "(this is a bug: please report it; --debug shows the traceback)"
-        )
+        _internal_error(exc, _checking(), debug)
     findings = result.findings
-    stream = sys.stdout
-    if format is Format.json:
-        from digestgate.reporters import jsondoc
+    try:
+        if format is Format.json:
+            from digestgate.reporters import jsondoc
 
-        text = jsondoc.render(findings, result.files)
-    else:
-        from digestgate.reporters import text as text_reporter
+            text = jsondoc.render(findings, result.files)
+        else:
+            from digestgate.reporters import text as text_reporter
 
-        text = text_reporter.render(
-            findings,
-            result.files,
-            color=output is None and _use_color(color, stream),
-            quiet=quiet,
-        )
+            text = text_reporter.render(
+                findings,
+                result.files,
+                color=output is None and _use_color(color, sys.stdout),
+                quiet=quiet,
+            )
+    except Exception as exc:
+        _internal_error(exc, f"writing the {format.value} report", debug)
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
             _fail(f"{output}: cannot write: {exc.strerror or exc}")
     else:
-        stream.write(text)
-        stream.flush()
+        _write(text, utf8=format is Format.json)
     raise typer.Exit(1 if result.failing() and not exit_zero else 0)
+
+
+def _write(text: str, *, utf8: bool) -> None:
+    """Print the report: JSON is always UTF-8; text never fails on a narrow terminal."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if utf8 and buffer is not None:
+        sys.stdout.flush()
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+        return
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    if buffer is not None:
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 @app.command("rules")
 def list_rules() -> None:
     """List every rule: code, name, default severity and summary."""
-    from digestgate.registry import all_rules
+    from digestgate.registry import RegistryError, all_rules
 
-    for r in all_rules():
+    try:
+        rules = all_rules()
+    except RegistryError as exc:
+        _fail(str(exc))
+    for r in rules:
         typer.echo(f"{r.code}  {r.name:<30} {r.severity.value:<8} {r.summary}")
 
 
 @app.command("rule")
-def show_rule(code: Annotated[str, typer.Argument(help="A rule code, e.g. DG301.")]) -> None:
-    """Explain one rule, with examples that are reported and examples that pass."""
-    from digestgate.registry import by_code
+def show_rule(
+    code: Annotated[str, typer.Argument(metavar="CODE", help="A rule code or name, e.g. DG301.")],
+) -> None:
+    """Explain one rule, with its reported and passing examples."""
+    from digestgate.registry import RegistryError, by_code
     from digestgate.ruledocs import markdown
 
-    rules = by_code()
+    try:
+        rules = by_code()
+    except RegistryError as exc:
+        _fail(str(exc))
     rule = rules.get(code.strip().upper())
     if rule is None:
         by_name = {r.name: r for r in rules.values()}
@@ -198,4 +274,13 @@ def show_rule(code: Annotated[str, typer.Argument(help="A rule code, e.g. DG301.
 
 
 def main() -> None:
-    app(prog_name="digestgate")
+    """The `digestgate` command: never a traceback unless `--debug`, Ctrl-C exits 130."""
+    try:
+        app(prog_name="digestgate")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug outside the checks: still one line, exit 2
+        if "--debug" in sys.argv[1:]:
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        print(f"digestgate: {internal_error_message(exc, _checking())}", file=sys.stderr)
+        sys.exit(2)

@@ -102,7 +102,8 @@ def targets(
         if target is None:
             target = by_root[root] = Target(root, _display(root), only=set())
         if raw == "-" or not path.is_dir():
-            rel = Path(os.path.relpath(path.resolve() if raw != "-" else path.absolute(), root))
+            real = path.resolve() if raw != "-" else path.parent.resolve() / path.name
+            rel = Path(os.path.relpath(real, root))
             rel_posix = rel.as_posix()
             if target.only is not None:
                 target.only.add(rel_posix)

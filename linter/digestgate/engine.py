@@ -89,13 +89,7 @@ def load_target_config(target: Target, options: Options) -> Config:
 
 def check_target(target: Target, options: Options) -> RepoResult:
     config = load_target_config(target, options)
-    if config.repository:
-        import os
-
-        os.environ.setdefault("GITHUB_REPOSITORY", config.repository)
-    repo = read_repository(target)
-    if config.repository:
-        repo.slug = config.repository
+    repo = read_repository(target, slug=config.repository)
     graph = build_graph(repo)
     return RepoResult(repo, graph, config, run_rules(repo, graph, config))
 
@@ -145,7 +139,7 @@ def _run_rule(rule: Rule, context: Context) -> Iterable[Finding]:
     def skip(path: str) -> bool:
         return path in broken
 
-    PROGRESS.current = f"{repo.display_root} ({rule.code})"
+    PROGRESS.current = f"{repo.root} ({rule.code})"
     yield from rule.check_repository()
     for wf in repo.workflows.values():
         if skip(wf.path):
@@ -156,9 +150,11 @@ def _run_rule(rule: Rule, context: Context) -> Iterable[Finding]:
             yield from rule.check_job(wf, job)
     for action in repo.actions.values():
         if not skip(action.path):
+            PROGRESS.current = f"{repo.root / action.path} ({rule.code})"
             yield from rule.check_action(action)
     for owner, owner_job, step in iter_steps(repo):
         if not skip(owner.path):
+            PROGRESS.current = f"{repo.root / owner.path} ({rule.code})"
             yield from rule.check_step(owner, owner_job, step)
 
 

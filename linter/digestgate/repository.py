@@ -215,8 +215,9 @@ def is_action_path(rel: str) -> bool:
     return PurePosixPath(rel).name in ACTION_FILES
 
 
-def read_repository(target: Target) -> Repository:
-    reader = _Reader(target, repository_slug(target.root))
+def read_repository(target: Target, slug: str | None = None) -> Repository:
+    """`slug` (owner/name, from the configuration) wins over the environment and git."""
+    reader = _Reader(target, slug or repository_slug(target.root))
     for rel in workflow_files(target.root):
         reader.workflow(rel, platform_of(rel))
     # Files named explicitly (or on stdin) that discovery did not reach.

@@ -25,7 +25,9 @@ def render(findings: Sequence[Finding], files: int, *, color: bool, quiet: bool)
         where = f"{display_path(f)}:{s.line}:{s.column}:"
         if color:
             tint = _RED if f.severity is Severity.ERROR else _YELLOW
-            lines.append(f"{_BOLD}{where}{_RESET} {tint}{f.code}{_RESET} {_DIM}{f.name}:{_RESET} {f.message}")
+            lines.append(
+                f"{_BOLD}{where}{_RESET} {tint}{f.code}{_RESET} {_DIM}{f.name}:{_RESET} {f.message}"
+            )
         else:
             lines.append(f"{where} {f.code} {f.name}: {f.message}")
     if not quiet:
