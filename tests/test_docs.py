@@ -114,3 +114,13 @@ def test_index_escapes_pipes() -> None:
         summary = "a | b"
 
     assert "| a \\| b |" in ruledocs.index((Piped,))
+
+
+def test_readme_rule_table_is_current() -> None:
+    from digestgate.ruledocs import README_BEGIN, readme_with_table
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert README_BEGIN in readme
+    assert readme == readme_with_table(readme), (
+        "the README's rule table is stale: run `python -m digestgate.ruledocs docs/rules`"
+    )
