@@ -48,6 +48,7 @@ def main() -> int:
             continue
         files += result.files
         for r in result.repos:
+            assert r.repository is not None
             workflows += len(r.repository.workflows) + sum(
                 1 for p in r.repository.problems if p not in r.repository.workflows
             )

@@ -189,6 +189,7 @@ def check(
         no_config=no_config,
         stdin_filename=stdin_filename,
         stdin=sys.stdin.buffer.read() if "-" in paths else b"",
+        keep_models=False,
     )
     PROGRESS.current = None  # not a file of an earlier run in this process
     try:

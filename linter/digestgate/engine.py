@@ -9,6 +9,7 @@ configuration is a `ConfigError` for the caller to print (exit 2).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,14 +40,18 @@ class Options:
     no_config: bool = False
     stdin_filename: str | None = None
     stdin: bytes = b""
+    keep_models: bool = True
 
 
 @dataclass
 class RepoResult:
-    repository: Repository
-    graph: RepoGraph
     config: Config
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding]
+    files: int  # files read, context included
+    # The model, for callers that want it (the language server, `graph`); None when
+    # `Options.keep_models` is off, so a large run holds only findings in memory.
+    repository: Repository | None = None
+    graph: RepoGraph | None = None
 
 
 @dataclass
@@ -59,7 +64,7 @@ class Result:
 
     @property
     def files(self) -> int:
-        return sum(len(r.repository.files) for r in self.repos)
+        return sum(r.files for r in self.repos)
 
     def failing(self) -> list[Finding]:
         out: list[Finding] = []
@@ -72,8 +77,21 @@ class Result:
 def check(paths: Sequence[str], options: Options | None = None) -> Result:
     options = options or Options()
     result = Result()
-    for target in targets(list(paths), options.stdin_filename, options.stdin):
-        result.repos.append(check_target(target, options))
+    # Loading makes hundreds of thousands of small objects: the cyclic collector
+    # would spend a third of the run scanning them. It is paused while a repository
+    # is checked, and run once after each (ruamel.yaml's C loader leaves cycles).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    gc.freeze()  # what exists now (modules, rules) is not scanned by those runs
+    try:
+        for target in targets(list(paths), options.stdin_filename, options.stdin):
+            result.repos.append(check_target(target, options))
+            if was_enabled:
+                gc.collect()
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
     return result
 
 
@@ -91,7 +109,10 @@ def check_target(target: Target, options: Options) -> RepoResult:
     config = load_target_config(target, options)
     repo = read_repository(target, slug=config.repository)
     graph = build_graph(repo)
-    return RepoResult(repo, graph, config, run_rules(repo, graph, config))
+    findings = run_rules(repo, graph, config)
+    if not options.keep_models:
+        return RepoResult(config, findings, len(repo.files))
+    return RepoResult(config, findings, len(repo.files), repo, graph)
 
 
 def run_rules(repo: Repository, graph: RepoGraph, config: Config) -> list[Finding]:

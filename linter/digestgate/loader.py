@@ -112,10 +112,18 @@ def c_parser_available() -> bool:
 _PURE = False  # tests flip this to exercise the pure-Python path
 
 
-def _yaml(pure: bool) -> Any:
-    from ruamel.yaml import YAML
+_YAML: dict[bool, Any] = {}
 
-    return YAML(typ="safe", pure=pure)
+
+def _yaml(pure: bool) -> Any:
+    """One YAML object per parser kind, reused: making one per file leaves reference
+    cycles behind (the engine pauses the cyclic collector while it checks)."""
+    yaml = _YAML.get(pure)
+    if yaml is None:
+        from ruamel.yaml import YAML
+
+        yaml = _YAML[pure] = YAML(typ="safe", pure=pure)
+    return yaml
 
 
 def _compose(text: str) -> Any:
