@@ -23,6 +23,7 @@ from digestgate.model import (
     OutputDef,
     Platform,
     Problem,
+    RunDefaults,
     Step,
     Strategy,
     Text,
@@ -211,6 +212,16 @@ class _Build:
             return OutputDef(key.value, key.span, self.text(node.get("value"), "output value"))
         return OutputDef(key.value, key.span, self.text(node, f"output {key.value}"))
 
+    def defaults(self, node: YNode | None) -> RunDefaults | None:
+        m = self.mapping(node, "defaults")
+        run = self.mapping(m.get("run"), "defaults.run") if m is not None else None
+        if run is None:
+            return None
+        return RunDefaults(
+            self.text(run.get("shell"), "defaults.run.shell"),
+            self.text(run.get("working-directory"), "defaults.run.working-directory"),
+        )
+
     def container(self, node: YNode, what: str) -> Container | None:
         if isinstance(node, YScalar):
             if node.tag == "null":
@@ -388,6 +399,7 @@ class _Build:
             secrets_inherit=inherit,
             environment=environment,
             continue_on_error=self.text(m.get("continue-on-error"), "continue-on-error"),
+            defaults=self.defaults(m.get("defaults")),
         )
 
 
@@ -415,6 +427,7 @@ def build_workflow(root: YMap, path: str, platform: Platform) -> tuple[Workflow,
         env=b.text_map(root.get("env"), "env"),
         jobs=jobs,
         root=root,
+        defaults=b.defaults(root.get("defaults")),
     )
     b.check_expressions()
     return wf, b.problems

@@ -117,6 +117,14 @@ class Environment:
 
 
 @dataclass(frozen=True, slots=True)
+class RunDefaults:
+    """`defaults.run` of a workflow or job."""
+
+    shell: Text | None = None
+    working_directory: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     index: int  # position in its job or composite action, from 0
     span: Span  # the whole step mapping
@@ -173,6 +181,7 @@ class Job:
     secrets_inherit: bool = False
     environment: Environment | None = None
     continue_on_error: Text | None = None
+    defaults: RunDefaults | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +204,7 @@ class Workflow:
     env: dict[str, Text] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
     root: YMap | None = field(default=None, compare=False, repr=False)
+    defaults: RunDefaults | None = None
 
     @property
     def display_name(self) -> str:

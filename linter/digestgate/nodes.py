@@ -9,6 +9,7 @@ back to a line and column (`YScalar.locate`).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator
 
 from digestgate.span import Span
@@ -32,8 +33,6 @@ class Source:
 
     def position(self, index: int) -> tuple[int, int]:
         """1-based (line, column) of a character index."""
-        from bisect import bisect_right
-
         line = bisect_right(self._line_starts, index) - 1
         return line + 1, index - self._line_starts[line] + 1
 
@@ -58,7 +57,7 @@ class YNode:
 class YScalar(YNode):
     """A scalar. `value` is always the string form; `tag` says how YAML typed it."""
 
-    __slots__ = ("end_index", "source", "start_index", "style", "tag", "value")
+    __slots__ = ("_lines", "end_index", "source", "start_index", "style", "tag", "value")
 
     def __init__(
         self,
@@ -77,6 +76,7 @@ class YScalar(YNode):
         self.source = source
         self.start_index = start_index
         self.end_index = end_index
+        self._lines: tuple[list[int], int] | None = None  # literal blocks: line starts, indent
 
     def __repr__(self) -> str:
         return f"YScalar({self.value!r})"
@@ -121,12 +121,18 @@ class YScalar(YNode):
         return self.span
 
     def _locate_literal(self, src: Source, offset: int, length: int) -> Span:
-        before = self.value[:offset]
-        line_in_value = before.count("\n")
-        col_in_line = offset - (before.rfind("\n") + 1)
-        header_line = self.span.line
-        line = header_line + 1 + line_in_value
-        indent = _block_indent(src, header_line + 1, self.span.end_line)
+        if self._lines is None:
+            starts = [0]
+            find = self.value.find
+            i = find("\n")
+            while i >= 0:
+                starts.append(i + 1)
+                i = find("\n", i + 1)
+            self._lines = (starts, _block_indent(src, self.span.line + 1, self.span.end_line))
+        starts, indent = self._lines
+        line_in_value = bisect_right(starts, offset) - 1
+        col_in_line = offset - starts[line_in_value]
+        line = self.span.line + 1 + line_in_value
         if line > src.line_count:
             return self.span
         start_col = indent + col_in_line + 1
