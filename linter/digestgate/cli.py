@@ -240,6 +240,66 @@ def _write(text: str, *, utf8: bool) -> None:
     sys.stdout.flush()
 
 
+class GraphFormat(str, Enum):
+    text = "text"
+    json = "json"
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+@app.command("graph")
+def graph(
+    path: Annotated[str, typer.Argument(help="A repository, a folder or a file in it.")] = ".",
+    format: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = GraphFormat.text,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", help="Write to this file."),
+    ] = None,
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--config", help="Configuration file (.toml)."),
+    ] = None,
+    no_config: Annotated[
+        bool, typer.Option("--no-config", help="Ignore configuration files.")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
+) -> None:
+    """Show the pipeline: jobs with their roles, needs, reusable and workflow_run links,
+    and where each image and digest comes from."""
+    from digestgate import engine
+    from digestgate.config import ConfigError
+    from digestgate.discover import DiscoveryError, targets
+
+    try:
+        (target, *_) = targets([path])
+        options = engine.Options(config_file=config, no_config=no_config)
+        cfg = engine.load_target_config(target, options)
+    except (ConfigError, DiscoveryError) as exc:
+        _fail(str(exc))
+    try:
+        from digestgate.analysis import Analysis
+        from digestgate.graph import build_graph
+        from digestgate.pipeline import render, view
+        from digestgate.repository import read_repository
+
+        repo = read_repository(target, slug=cfg.repository)
+        document = view(Analysis(build_graph(repo), cfg), target.display_root)
+        text = render(document, format.value)
+    except Exception as exc:
+        _internal_error(exc, _checking(), debug)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+    else:
+        _write(text, utf8=format is not GraphFormat.text)
+
+
 @app.command("rules")
 def list_rules() -> None:
     """List every rule: code, name, default severity and summary."""

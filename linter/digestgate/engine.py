@@ -126,9 +126,12 @@ def run_rules(repo: Repository, graph: RepoGraph, config: Config) -> list[Findin
             continue
         raw.extend(_run_rule(rule_cls(context), context))
 
+    # A step reached twice (a composite action used by two jobs, a workflow called
+    # twice) gives the same finding twice: keep one.
+    unique = {(f.code, f.location.path, f.location.span, f.message): f for f in raw}
     kept = [
         f
-        for f in raw
+        for f in unique.values()
         if repo.is_reported(f.location.path) and not config.is_excluded(f.location.path)
     ]
     suppressions = {p: scan_suppressions(s) for p, s in repo.sources.items()}

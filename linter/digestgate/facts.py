@@ -221,7 +221,7 @@ class ScriptFacts:
 
     operations: tuple[Operation, ...] = ()
     writes: tuple[OutputWrite, ...] = ()
-    references: tuple[ImageArg, ...] = ()  # images consumed without a role (pull, sign)
+    references: tuple[ImageArg, ...] = ()  # images used outside any role (see StepFacts)
     opaque: bool = False  # parts of it could not be analysed
     notes: tuple[str, ...] = ()  # why (a parse error, an unsupported shell)
     scripts: tuple[str, ...] = ()  # local script files it runs, repository-relative
@@ -233,7 +233,9 @@ class StepFacts:
 
     operations: tuple[Operation, ...] = ()
     writes: tuple[OutputWrite, ...] = ()
-    references: tuple[ImageArg, ...] = ()  # images consumed without a role (pull, sign)
+    # images used outside any role: consumed (docker pull, cosign sign) or named
+    # (docker/metadata-action `images:`); `ImageArg.use` tells which
+    references: tuple[ImageArg, ...] = ()
     opaque: bool = False
     notes: tuple[str, ...] = ()
     scripts: tuple[str, ...] = ()

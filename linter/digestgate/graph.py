@@ -164,6 +164,8 @@ class RepoGraph:
     problems: dict[str, list[Problem]] = field(default_factory=dict)
     nodes: list[JobNode] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
+    _steps: dict[tuple[str, str], list[ExpandedStep]] = field(default_factory=dict)
+    _actions: dict[str, Action | None] = field(default_factory=dict)
 
     @cached_property
     def _out(self) -> dict[JobNode, list[Edge]]:
@@ -216,9 +218,13 @@ class RepoGraph:
         return seen
 
     def steps(self, path: str, job: Job) -> list[ExpandedStep]:
-        """The job's steps with local composite actions expanded in place."""
-        out: list[ExpandedStep] = []
-        self._expand(job.steps, path, (), out, set())
+        """The job's steps with local composite actions expanded in place (cached:
+        treat the list as read-only)."""
+        key = (path, job.id)
+        out = self._steps.get(key)
+        if out is None:
+            out = self._steps[key] = []
+            self._expand(job.steps, path, (), out, set())
         return out
 
     def _expand(
@@ -243,10 +249,17 @@ class RepoGraph:
                 )
 
     def local_action(self, step: Step) -> Action | None:
+        """The local action a step uses, when it is one this repository has."""
         if step.uses is None:
             return None
+        uses = step.uses.value
+        if uses not in self._actions:
+            self._actions[uses] = self._find_action(uses)
+        return self._actions[uses]
+
+    def _find_action(self, uses: str) -> Action | None:
         repo = self.repository
-        folder = repo.local_target(step.uses.value, "")
+        folder = repo.local_target(uses, "")
         if folder is None:
             return None
         rel = action_file(repo.root, folder, None)

@@ -19,6 +19,7 @@ from digestgate.model import Action, Job, Step, Workflow
 from digestgate.span import Span
 
 if TYPE_CHECKING:
+    from digestgate.analysis import Analysis
     from digestgate.config import Config
     from digestgate.graph import RepoGraph
     from digestgate.repository import Repository
@@ -60,6 +61,16 @@ class Context:
     graph: RepoGraph
     config: Config
     broken: frozenset[str] = frozenset()  # files with DG000/DG001 findings
+    analysis_: Analysis | None = None
+
+    @property
+    def analysis(self) -> Analysis:
+        """Step facts, roles and provenance, computed on first use."""
+        if self.analysis_ is None:
+            from digestgate.analysis import Analysis
+
+            self.analysis_ = Analysis(self.graph, self.config)
+        return self.analysis_
 
     def options(self, code: str) -> Mapping[str, object]:
         return self.config.rules.get(code, {})

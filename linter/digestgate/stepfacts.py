@@ -1,0 +1,400 @@
+"""What each step does: the analysers joined up, per step as it runs in a job.
+
+For a step this module asks, in order:
+
+* a well-known action (`catalogue.py`): its operations and outputs from data;
+  a retry wrapper's command input is analysed as a script;
+* `uses: docker://image`: the step runs that image;
+* a `run:` body (`shell.py` parses it, `commands.py` classifies the commands, with
+  compose files read through `compose.py`); each local script it runs by path, shell
+  (`shell.py`) or Python (`pyscripts.py`), is analysed the same way, with findings
+  landing in the script file;
+* anything else (an unknown remote action) is opaque.
+
+`Facts` caches the answer per written step and job environment, so a composite action
+used by ten jobs is analysed once per distinct environment, and every rule sees the
+same facts. Nothing here runs or fetches anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
+
+from digestgate.facts import (
+    Command,
+    ImageArg,
+    ImageUse,
+    OutputWrite,
+    Piece,
+    PieceKind,
+    ScriptFacts,
+    StepFacts,
+    Value,
+    value_of_text,
+)
+from digestgate.graph import ExpandedStep, JobNode, RepoGraph
+from digestgate.model import Job, Step, Text, Workflow
+from digestgate.repository import Repository
+
+MAX_SCRIPT_DEPTH = 3
+MAX_SCRIPT_BYTES = 1024 * 1024
+_BASH_SHELLS = re.compile(r"^(bash|sh)(\s|$)|^(/usr)?/bin/(ba)?sh(\s|$)")
+_SCRIPT_SUFFIXES = (".sh", ".bash")
+_PYTHON = re.compile(r"^(python(3(\.\d+)?)?|py)$")
+
+
+@dataclass
+class Facts:
+    """Step facts for one repository, computed on demand and cached."""
+
+    graph: RepoGraph
+    _by_step: dict[tuple[int, str], StepFacts] = field(default_factory=dict)
+    _scripts: dict[str, ScriptFacts] = field(default_factory=dict)
+    _envs: dict[tuple[int, str, str], tuple[dict[str, Value], str]] = field(default_factory=dict)
+    _values: dict[int, Value] = field(default_factory=dict)
+
+    @property
+    def repository(self) -> Repository:
+        return self.graph.repository
+
+    def of(self, node: JobNode, index: int) -> StepFacts:
+        """Facts of the `index`-th expanded step of a job instance."""
+        steps = self.graph.steps(node.path, self.graph.job(node))
+        expanded = steps[index]
+        return self.of_step(expanded, self.graph.job(node), node.path)
+
+    def of_step(self, expanded: ExpandedStep, job: Job | None, workflow_path: str) -> StepFacts:
+        env_key = (id(expanded.step), job.id if job else "", workflow_path)
+        cached = self._envs.get(env_key)
+        if cached is None:
+            env = self._env(expanded, job, workflow_path)
+            cached = self._envs[env_key] = (env, _env_key(env))
+        env, text_key = cached
+        key = (id(expanded.step), text_key)
+        hit = self._by_step.get(key)
+        if hit is None:
+            hit = self._analyse(expanded, env, job, workflow_path)
+            coe = expanded.step.continue_on_error
+            if coe is not None and coe.is_true():
+                # `continue-on-error: true`: no command of this step can fail the job
+                ops = tuple(replace(op, can_fail=False) for op in hit.operations)
+                hit = replace(hit, operations=ops)
+            self._by_step[key] = hit
+        return hit
+
+    # --- environment -----------------------------------------------------------------
+
+    def _env(self, expanded: ExpandedStep, job: Job | None, workflow_path: str) -> dict[str, Value]:
+        """The step's environment as Values: workflow, job, callers', step (last wins)."""
+        layers: list[tuple[str, Mapping[str, Text]]] = []
+        wf: Workflow | None = self.repository.workflows.get(workflow_path)
+        if wf is not None:
+            layers.append((workflow_path, wf.env))
+        if job is not None:
+            layers.append((workflow_path, job.env))
+        for caller_path, caller in expanded.callers:
+            layers.append((caller_path, caller.env))
+        layers.append((expanded.path, expanded.step.env))
+        env: dict[str, Value] = {}
+        for path, mapping in layers:
+            for name, text in mapping.items():
+                value = self._values.get(id(text))
+                if value is None:
+                    value = self._values[id(text)] = value_of_text(text, path)
+                env[name] = value
+        return env
+
+    # --- analysis --------------------------------------------------------------------
+
+    def _analyse(
+        self, expanded: ExpandedStep, env: dict[str, Value], job: Job | None, workflow_path: str
+    ) -> StepFacts:
+        step = expanded.step
+        path = expanded.path
+        try:
+            if step.uses is not None:
+                return self._uses(step, path, env)
+            if step.run is not None:
+                shell, workdir = self._run_defaults(expanded, job, workflow_path)
+                return _step_of(self._script_text(step.run, path, env, shell, 0, workdir))
+        except Exception as exc:  # an analyser bug must not stop the lint
+            return StepFacts(opaque=True, notes=(f"internal error analysing the step: {exc!r}",))
+        return StepFacts()
+
+    def _uses(self, step: Step, path: str, env: dict[str, Value]) -> StepFacts:
+        assert step.uses is not None
+        uses = step.uses.value.strip()
+        if uses.startswith("docker://"):
+            image = _strip_prefix(value_of_text(step.uses, path), "docker://")
+            return StepFacts(references=(ImageArg(image, ImageUse.RUN),))
+        if self.graph.local_action(step) is not None:
+            return StepFacts()  # a local action: its steps are expanded in place
+        from digestgate import catalogue
+
+        wrapped = catalogue.wrapped_command(step)
+        if wrapped is not None:
+            shell = catalogue.wrapped_shell(step)
+            script = self._script_text(wrapped, path, env, shell=shell, depth=0)
+            return _step_of(script)
+        found = catalogue.step_facts(step, path)
+        if found is None:
+            return StepFacts(opaque=True, notes=(f"{uses} is not a known action",))
+        operations, writes = found
+        return StepFacts(
+            operations=tuple(operations),
+            writes=tuple(writes),
+            references=tuple(catalogue.loose_images(step, path)),
+        )
+
+    def _run_defaults(
+        self, expanded: ExpandedStep, job: Job | None, workflow_path: str
+    ) -> tuple[str | None, Text | None]:
+        """The shell and working directory a `run:` step gets: its own, else the job's
+        and workflow's `defaults.run`, else (for the shell) PowerShell on a Windows
+        runner. Composite action steps name their shell themselves."""
+        step = expanded.step
+        shell = step.shell.value if step.shell is not None else None
+        workdir = step.working_directory
+        if expanded.callers:
+            return shell, workdir
+        wf = self.repository.workflows.get(workflow_path)
+        for defaults in (job.defaults if job else None, wf.defaults if wf else None):
+            if defaults is None:
+                continue
+            if shell is None and defaults.shell is not None:
+                shell = defaults.shell.value
+            if workdir is None and defaults.working_directory is not None:
+                workdir = defaults.working_directory
+        if shell is None and job is not None and _windows(job):
+            shell = "pwsh"
+        return shell, workdir
+
+    def _script_text(
+        self,
+        text: Text,
+        path: str,
+        env: dict[str, Value],
+        shell: str | None,
+        depth: int,
+        workdir: Text | None = None,
+    ) -> ScriptFacts:
+        from digestgate import shell as shell_mod
+
+        if shell is not None and not _BASH_SHELLS.match(shell.strip()):
+            if shell.strip().startswith("python"):
+                from digestgate.pyscripts import analyse_python
+
+                py = analyse_python(text.value, path)
+                return self._python_facts(py, path)
+            return ScriptFacts(opaque=True, notes=(f"shell `{shell}` is not analysed",))
+        parsed = shell_mod.analyse(text.value, path, text.locate, env=env, shell=shell)
+        return self._commands_facts(
+            parsed.commands, parsed.writes, parsed.opaque, parsed.errors, path, env, depth, workdir
+        )
+
+    def _commands_facts(
+        self,
+        commands: tuple[Command, ...],
+        writes: tuple[OutputWrite, ...],
+        opaque: bool,
+        notes: tuple[str, ...],
+        path: str,
+        env: dict[str, Value],
+        depth: int,
+        workdir: Text | None,
+    ) -> ScriptFacts:
+        from digestgate import commands as cmd_mod
+        from digestgate.compose import repository_reader
+
+        reader = repository_reader(self.repository.root, workdir.value if workdir else "")
+        images = cmd_mod.analyse_script(commands, compose=reader, env=env)
+        operations = list(images.operations)
+        references = list(images.references)
+        writes_out = [_classify_write(w, commands) for w in writes]
+        scripts: list[str] = []
+        all_notes = list(notes)
+        for c in commands:
+            target = self._script_of(c, workdir)
+            if target is None:
+                continue
+            rel, kind = target
+            scripts.append(rel)
+            if depth >= MAX_SCRIPT_DEPTH:
+                continue
+            sub = self._script_file(rel, kind, env, depth + 1)
+            operations.extend(sub.operations)
+            references.extend(sub.references)
+            writes_out.extend(sub.writes)
+            scripts.extend(sub.scripts)
+            opaque = opaque or sub.opaque
+            all_notes.extend(sub.notes)
+        return ScriptFacts(
+            tuple(operations),
+            tuple(writes_out),
+            tuple(references),
+            opaque,
+            tuple(all_notes),
+            tuple(dict.fromkeys(scripts)),
+        )
+
+    def _python_facts(self, py: object, path: str) -> ScriptFacts:
+        from digestgate import commands as cmd_mod
+        from digestgate.pyscripts import PythonScript
+
+        assert isinstance(py, PythonScript)
+        images = cmd_mod.analyse_script(py.commands)
+        operations = list(py.operations) + list(images.operations)
+        references = list(py.references) + list(images.references)
+        return ScriptFacts(tuple(operations), (), tuple(references), py.opaque, tuple(py.errors))
+
+    def _script_file(self, rel: str, kind: str, env: dict[str, Value], depth: int) -> ScriptFacts:
+        key = f"{kind}:{rel}:{_env_key(env)}"
+        hit = self._scripts.get(key)
+        if hit is not None:
+            return hit
+        self._scripts[key] = ScriptFacts(opaque=True, notes=(f"{rel} runs itself",))  # cycle guard
+        result = self._read_script(rel, kind, env, depth)
+        self._scripts[key] = result
+        return result
+
+    def _read_script(self, rel: str, kind: str, env: dict[str, Value], depth: int) -> ScriptFacts:
+        root = self.repository.root
+        try:
+            full = (root / rel).resolve()
+            full.relative_to(root.resolve())
+            data = full.read_bytes()[: MAX_SCRIPT_BYTES + 1]
+        except (OSError, ValueError):
+            return ScriptFacts(opaque=True, notes=(f"{rel} cannot be read",))
+        if len(data) > MAX_SCRIPT_BYTES:
+            return ScriptFacts(opaque=True, notes=(f"{rel} is larger than 1 MiB",))
+        text = data.decode("utf-8", errors="replace")
+        if kind == "python":
+            from digestgate.pyscripts import analyse_python
+
+            return self._python_facts(analyse_python(text, rel), rel)
+        from digestgate import shell as shell_mod
+
+        locate = shell_mod.file_locator(text)
+        parsed = shell_mod.analyse(text, rel, locate, env=env, shell="bash")
+        return self._commands_facts(
+            parsed.commands, parsed.writes, parsed.opaque, parsed.errors, rel, env, depth, None
+        )
+
+    def _script_of(self, command: Command, workdir: Text | None) -> tuple[str, str] | None:
+        """A local script a command runs: (repository-relative path, "shell"|"python")."""
+        argv = [a.text for a in command.argv if a.is_static]
+        if len(argv) != len(command.argv) or not argv:
+            return None
+        args = argv
+        kind = None
+        if args[0] in ("bash", "sh") and len(args) > 1:
+            args = [a for a in args[1:] if not a.startswith("-")]
+            kind = "shell"
+        elif _PYTHON.match(PurePosixPath(args[0]).name) or args[:2] in (
+            ["uv", "run"],
+            ["poetry", "run"],
+        ):
+            rest = args[1:]
+            if args[:2] in (["uv", "run"], ["poetry", "run"]):
+                rest = args[2:]
+                if rest and _PYTHON.match(rest[0]):
+                    rest = rest[1:]
+            if rest[:1] == ["-m"] and len(rest) > 1:
+                from digestgate.pyscripts import module_path
+
+                found = module_path(rest[1], self.repository.root)
+                return (found, "python") if found else None
+            args = [a for a in rest if not a.startswith("-")]
+            kind = "python"
+        if not args:
+            return None
+        target = args[0]
+        if kind is None:
+            if not (target.startswith(("./", "../")) or "/" in target):
+                return None
+            kind = "python" if target.endswith(".py") else "shell"
+        base = workdir.value.strip() if workdir is not None and "${{" not in workdir.value else ""
+        rel = _normalise(PurePosixPath(base) / target if not target.startswith("/") else target)
+        if rel is None or not (self.repository.root / rel).is_file():
+            return None
+        if kind == "shell" and not (
+            rel.endswith(_SCRIPT_SUFFIXES) or "." not in PurePosixPath(rel).name
+        ):
+            return None
+        return rel, kind
+
+
+def _windows(job: Job) -> bool:
+    """The job runs on a Windows runner (where `run:` defaults to PowerShell)."""
+    from digestgate.nodes import YScalar, YSeq
+
+    node = job.runs_on
+    labels = node.items if isinstance(node, YSeq) else [node] if node is not None else []
+    return any(
+        isinstance(n, YScalar) and "${{" not in n.value and "windows" in n.value.lower()
+        for n in labels
+    )
+
+
+def _normalise(path: PurePosixPath | str) -> str | None:
+    import os.path
+
+    text = os.path.normpath(str(path))
+    if text.startswith("..") or text.startswith("/"):
+        return None
+    return PurePosixPath(text).as_posix()
+
+
+def _strip_prefix(value: Value, prefix: str) -> Value:
+    first = value.pieces[0] if value.pieces else None
+    if first is None or first.kind is not PieceKind.LITERAL or not first.text.startswith(prefix):
+        return value
+    rest = first.text[len(prefix) :]
+    span = first.span
+    if span is not None and span.line == span.end_line:
+        from digestgate.span import Span
+
+        span = Span(span.line, span.column + len(prefix), span.end_line, span.end_column)
+    pieces = ((Piece(PieceKind.LITERAL, rest, span),) if rest else ()) + value.pieces[1:]
+    return Value(pieces, value.span, value.path)
+
+
+def _classify_write(write: OutputWrite, commands: tuple[Command, ...]) -> OutputWrite:
+    """Mark a script's output write whose value is a digest read-back."""
+    if write.source is not None or write.value is None:
+        return write
+    from digestgate.commands import pipeline_digest_source
+
+    for piece in write.value.pieces:
+        if piece.kind is PieceKind.COMMAND:
+            source = pipeline_digest_source(_inner_commands(piece.text, write.path))
+            if source is not None:
+                return replace(write, source=source)
+    return write
+
+
+def _inner_commands(text: str, path: str) -> list[Command]:
+    """The top-level commands of a `$(...)` text (positions are not needed here)."""
+    from digestgate.shell import analyse
+    from digestgate.span import Span
+
+    parsed = analyse(text, path, lambda offset, length: Span(1, 1, 1, 1))
+    return [c for c in parsed.commands if not c.substituted]
+
+
+def _step_of(script: ScriptFacts) -> StepFacts:
+    return StepFacts(
+        operations=script.operations,
+        writes=script.writes,
+        references=script.references,
+        opaque=script.opaque,
+        notes=script.notes,
+        scripts=script.scripts,
+    )
+
+
+def _env_key(env: Mapping[str, Value]) -> str:
+    return "\0".join(f"{k}={v.text}" for k, v in sorted(env.items()))
