@@ -573,7 +573,14 @@ def _of_literal(text: str, path: str, span: Span) -> Provenance:
 def _of_command(command: str, path: str, span: Span | None) -> Provenance:
     """`$(crane digest x)` and other read-backs: ask the command classifier."""
     from digestgate.commands import pipeline_digest_source
-    from digestgate.stepfacts import _inner_commands
+    from digestgate.stepfacts import _inner_commands, is_digest_list_command
+
+    if is_digest_list_command(command):
+        return Provenance(
+            Kind.DIGEST,
+            "the per-platform digests listed from the digest files of this run",
+            Origin(path, span or Span(1, 1, 1, 1)),
+        )
 
     source = pipeline_digest_source(_inner_commands(command, path))
     origin = Origin(path, span or Span(1, 1, 1, 1))

@@ -1764,10 +1764,17 @@ class _Analyser:
                 return
             unknown()
             return
+        raw_rest = self.src[rest_start:close]
+        if known is not None and not static and op in ("#", "##", "%", "%%"):
+            # `${digest#sha256:}`, `${ref#*@}` on a value known only in part: cut the
+            # affix out of its literal pieces and keep the slots, whose provenance
+            # (a digest, a read-back) is what the result is made of.
+            kept = _cut_affix(list(known), raw_rest, op)
+            out.extend(p._replace(ws=s, we=e, spliced=True) for p in kept)
+            return
         if known is None or not static or len(current) > 4096:
             unknown()
             return
-        raw_rest = self.src[rest_start:close]
         result: str | None = None
         if op in ("#", "##", "%", "%%"):
             if _plain_pattern(raw_rest):
@@ -2223,6 +2230,44 @@ def _classify(target: _V) -> WriteTarget | None:
     if target.static and (target.literal.startswith("/dev/") or target.literal.startswith("&")):
         return None
     return WriteTarget.FILE
+
+
+def _cut_affix(pieces: list[_Pc], raw: str, op: str) -> list[_Pc]:
+    """Remove a `#`/`%` pattern from partly known pieces, where it can be seen in the
+    literal pieces: a plain prefix/suffix, or `*X` / `X*` up to a literal `X`."""
+    prefix = op in ("#", "##")
+    if _plain_pattern(raw):
+        text = _unescape_plain(raw)
+        edge = pieces[0] if prefix else pieces[-1]
+        if edge.kind is PieceKind.LITERAL and text:
+            if prefix and edge.text.startswith(text):
+                pieces[0] = edge._replace(text=edge.text[len(text) :], exact=False)
+            elif not prefix and edge.text.endswith(text):
+                pieces[-1] = edge._replace(text=edge.text[: -len(text)], exact=False)
+        return [p for p in pieces if p.kind is not PieceKind.LITERAL or p.text]
+    if prefix and raw.startswith("*") and _plain_pattern(raw[1:]) and raw[1:]:
+        mark = _unescape_plain(raw[1:])
+        order = range(len(pieces)) if op == "#" else range(len(pieces) - 1, -1, -1)
+        for i in order:
+            p = pieces[i]
+            if p.kind is PieceKind.LITERAL and mark in p.text:
+                cut = p.text.index(mark) if op == "#" else p.text.rindex(mark)
+                rest = p.text[cut + len(mark) :]
+                head = [p._replace(text=rest, exact=False)] if rest else []
+                return head + pieces[i + 1 :]
+        return pieces
+    if not prefix and raw.endswith("*") and _plain_pattern(raw[:-1]) and raw[:-1]:
+        mark = _unescape_plain(raw[:-1])
+        order = range(len(pieces) - 1, -1, -1) if op == "%" else range(len(pieces))
+        for i in order:
+            p = pieces[i]
+            if p.kind is PieceKind.LITERAL and mark in p.text:
+                cut = p.text.rindex(mark) if op == "%" else p.text.index(mark)
+                rest = p.text[:cut]
+                tail = [p._replace(text=rest, exact=False)] if rest else []
+                return pieces[:i] + tail
+        return pieces
+    return pieces
 
 
 def _plain_pattern(raw: str) -> bool:

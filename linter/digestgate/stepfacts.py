@@ -27,12 +27,15 @@ from digestgate.facts import (
     Command,
     ImageArg,
     ImageUse,
+    Operation,
     OutputWrite,
     Piece,
     PieceKind,
+    Role,
     ScriptFacts,
     StepFacts,
     Value,
+    WriteTarget,
     value_of_text,
 )
 from digestgate.graph import ExpandedStep, JobNode, RepoGraph
@@ -211,9 +214,10 @@ class Facts:
 
         reader = repository_reader(self.repository.root, workdir.value if workdir else "")
         images = cmd_mod.analyse_script(commands, compose=reader, env=env)
-        operations = list(images.operations)
+        operations = [_as_index_assembly(op) for op in images.operations]
         references = list(images.references)
         writes_out = [_classify_write(w, commands) for w in writes]
+        writes_out += _touched_files(commands)
         scripts: list[str] = []
         all_notes = list(notes)
         for c in commands:
@@ -360,6 +364,50 @@ def _strip_prefix(value: Value, prefix: str) -> Value:
         span = Span(span.line, span.column + len(prefix), span.end_line, span.end_column)
     pieces = ((Piece(PieceKind.LITERAL, rest, span),) if rest else ()) + value.pieces[1:]
     return Value(pieces, value.span, value.path)
+
+
+_RECIPE_SOURCE = re.compile(r"^\s*printf\s+['\"][^'\"]*@sha256:%s[^'\"]*['\"]")
+
+
+def is_digest_list_command(text: str) -> bool:
+    """`printf 'NAME@sha256:%s ' *` run in a folder of digest files: Docker's
+    multi-platform recipe lists the per-platform digests that way."""
+    return bool(_RECIPE_SOURCE.match(text))
+
+
+def _as_index_assembly(op: Operation) -> Operation:
+    """`imagetools create` whose sources are per-platform digests listed from digest
+    files (Docker's multi-platform recipe) assembles an index: part of BUILD (and a
+    push of the new index digest), not a promotion (RULES.md, roles)."""
+    if op.role is not Role.PROMOTE or not op.tool.endswith("imagetools create"):
+        return op
+    sources = [a for a in op.images if a.use is ImageUse.COPY_SOURCE]
+    if not sources or not all(
+        any(p.kind is PieceKind.COMMAND and is_digest_list_command(p.text) for p in a.value.pieces)
+        for a in sources
+    ):
+        return op
+    images = tuple(
+        ImageArg(a.value, ImageUse.TAG if a.use is ImageUse.COPY_TARGET else ImageUse.INPUT)
+        for a in op.images
+    )
+    return replace(
+        op, role=Role.BUILD, images=images, push=True, index_assembly=True, note="index assembly"
+    )
+
+
+def _touched_files(commands: tuple[Command, ...]) -> list[OutputWrite]:
+    """`touch DIR/NAME`: the file's name is its content. Docker's multi-platform recipe
+    records each platform digest as an empty file named after it
+    (`touch "$RUNNER_TEMP/digests/${digest#sha256:}"`), later uploaded as an artifact."""
+    out = []
+    for c in commands:
+        if c.name != "touch":
+            continue
+        for arg in c.argv[1:]:
+            if not arg.text.startswith("-"):
+                out.append(OutputWrite(WriteTarget.FILE, arg.text, arg, c.span, c.path))
+    return out
 
 
 def _classify_write(write: OutputWrite, commands: tuple[Command, ...]) -> OutputWrite:
