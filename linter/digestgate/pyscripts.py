@@ -27,16 +27,17 @@ module is imported) and returns a `PythonScript`:
 
 Values are read by constant propagation in statement order: string literals of every
 form (spans exact inside the literal, escapes included), `+`, f-strings, `.format`,
-`%`, `" ".join`, `.split()`, `shlex.split/join/quote`, `os.path.join`, lists, tuples,
-dicts of strings, assignments at module and function level, `list.append/extend`,
-`+=`. Every branch of an `if` is walked; a name set to different values by different
-branches is unknown afterwards, a name only one branch sets keeps that value (optional
-arguments: `if push: cmd.append("--push")`). Loops run once. `os.environ["X"]`,
-`os.environ.get("X")` and `os.getenv("X")` are VAR pieces named `X` (resolved later
-from the step environment) unless the script assigned `os.environ["X"]` before. An
-f-string or `.format` placeholder whose value is not known is a VAR piece named after
-its expression (`{tag}` -> `${tag}`); any other unknown value is an UNKNOWN piece
-holding the expression's source. The captured output of a command (`check_output`,
+`%`, `" ".join`, `.split()`, `shlex.split/join/quote`, `os.path.join`, `shutil.which`,
+lists, tuples, dicts of strings, assignments at module and function level,
+`list.append/extend/insert`, `+=`. Every branch of an `if` is walked; a name set to
+different values by different branches is unknown afterwards, a name only one branch
+sets keeps that value (optional arguments: `if push: cmd.append("--push")`). Loops run
+once. `os.environ["X"]`, `os.environ.get("X")` (a default, or `... or "default"`, is
+ignored) and `os.getenv("X")` are VAR pieces named `X` (resolved later from the step
+environment) unless the script assigned `os.environ["X"]` before. An f-string or
+`.format` placeholder whose value is not known is a VAR piece named after its
+expression (`{tag}` -> `${tag}`); any other unknown value is an UNKNOWN piece holding
+the expression's source. The captured output of a command (`check_output`,
 `run(capture_output=True).stdout`, an `sh` call's result) is a COMMAND piece holding
 the command line, as `$(...)` is in a shell script. A value's span is where the
 expression is written; each piece's span is where its text is written (a constant's
@@ -142,11 +143,11 @@ _MAX_ERRORS = 20
 class PythonScript:
     """What a Python script does, as far as can be read without running it."""
 
-    commands: tuple[Command, ...] = ()
-    operations: tuple[Operation, ...] = ()
-    references: tuple[ImageArg, ...] = ()
-    errors: tuple[str, ...] = ()
+    commands: tuple[Command, ...] = ()  # for `commands.classify_script`
+    operations: tuple[Operation, ...] = ()  # Docker SDK and python-on-whales
+    errors: tuple[str, ...] = ()  # "line N: ..."
     opaque: bool = False
+    references: tuple[ImageArg, ...] = ()  # consumed without a role (pull, inspect, ...)
     writes: tuple[OutputWrite, ...] = ()  # `$GITHUB_OUTPUT` / `$GITHUB_ENV` / file writes
 
 
@@ -268,9 +269,6 @@ def _plan(text: str) -> _Plan | str:
             chunks.append(_Chunk(first, last, [node]))
     starts = _line_starts(text)
 
-    def chunk_text(c: _Chunk) -> str:
-        return text[starts[c.first - 1] : _end_of(c.last, starts, text)]
-
     plan = _Plan()
     if len(text) <= SMALL_SCRIPT_CHARS:
         keep = [True] * len(chunks)
@@ -297,12 +295,7 @@ def _plan(text: str) -> _Plan | str:
     for i, c in enumerate(chunks):
         if not keep[i]:
             continue
-        if _too_deep(c.nodes, MAX_NESTING):
-            keep[i] = False
-            plan.errors.append(f"line {c.first}: this statement is nested too deeply to analyse")
-            plan.opaque = True
-            continue
-        size = len(chunk_text(c))
+        size = _end_of(c.last, starts, text) - starts[c.first - 1]
         if total + size > MAX_ANALYSED_CHARS:
             keep[i] = False
             if not skipped:
@@ -311,6 +304,11 @@ def _plan(text: str) -> _Plan | str:
                     " after it are not analysed"
                 )
             skipped = plan.opaque = True
+            continue
+        if _too_deep(c.nodes, MAX_NESTING):
+            keep[i] = False
+            plan.errors.append(f"line {c.first}: this statement is nested too deeply to analyse")
+            plan.opaque = True
             continue
         total += size
     region: list[tuple[int, int]] = []
@@ -736,6 +734,7 @@ class _Region:
     module: cst.Module
     first_line: int
     positions: Mapping[cst.CSTNode, Any]
+    code: str  # the source text parsed
 
 
 class _Use(NamedTuple):
@@ -1334,7 +1333,8 @@ class _Analyser:
         self.scope_node: cst.FunctionDef | None = None
         self.remote = False  # invoke or fabric imported
         self.strings: dict[int, _Str] = {}
-        self.uses: dict[int, str] = {}
+        self.uses: dict[int, str] = {}  # function (or module) id -> its source
+        self.used: dict[tuple[int, str], bool] = {}
         self.built: dict[str, int] = {}
         self.pulled: dict[str, ImageArg] = {}
         self.retags: dict[str, tuple[Value, bool]] = {}
@@ -1345,12 +1345,12 @@ class _Analyser:
 
     def result(self) -> PythonScript:
         return PythonScript(
-            tuple(self.commands),
-            tuple(self.operations),
-            tuple(self.references),
-            tuple(self.errors[:_MAX_ERRORS]),
-            self.opaque,
-            tuple(self.writes),
+            commands=tuple(self.commands),
+            operations=tuple(self.operations),
+            errors=tuple(self.errors[:_MAX_ERRORS]),
+            opaque=self.opaque,
+            references=tuple(self.references),
+            writes=tuple(self.writes),
         )
 
     def problem(self, line: int, message: str) -> None:
@@ -1407,7 +1407,10 @@ class _Analyser:
         try:
             module = cst.parse_module(self.text[a:b])
             wrapper = cstmeta.MetadataWrapper(module, unsafe_skip_copy=True)
-            positions = wrapper.resolve(cstmeta.PositionProvider)
+            try:  # what `wrapper.resolve` does, without its walk for batchable providers
+                positions = cstmeta.PositionProvider()._gen(wrapper)
+            except AttributeError:  # pragma: no cover - a libcst without `_gen`
+                positions = wrapper.resolve(cstmeta.PositionProvider)
         except cst.ParserSyntaxError as exc:
             line = first + exc.raw_line - 1
             message = exc.message.splitlines()[0] if exc.message else "syntax error"
@@ -1416,7 +1419,7 @@ class _Analyser:
         except Exception:  # RecursionError, and what libcst makes of it
             self.problem(first, "this code is nested too deeply to analyse")
             return False
-        self.regions.append(_Region(module, first, positions))
+        self.regions.append(_Region(module, first, positions, self.text[a:b]))
         return True
 
     # ---- the walk
@@ -1425,7 +1428,7 @@ class _Analyser:
         self.regions.sort(key=lambda r: r.first_line)
         calls: dict[str, int] = {}
         for region in self.regions:
-            code = region.module.code
+            code = region.code
             for name in re.findall(r"\b([^\W\d]\w*)\s*\(", code):
                 calls[name] = calls.get(name, 0) + 1
             for name in re.findall(r"\b(?:def|class)\s+([^\W\d]\w*)\s*\(", code):
@@ -1790,6 +1793,12 @@ class _Analyser:
                 return body
             return self._unknown(node)
         if isinstance(node, cst.Lambda):
+            return self._unknown(node)
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+            left = self._eval(node.left, scope)
+            self._eval(node.right, scope)
+            if isinstance(left, _Str) and [p.kind for p in left.parts] == [PieceKind.VAR]:
+                return left  # `os.environ.get("X") or "default"`: the variable, as for .get
             return self._unknown(node)
         self._inside(node, scope)
         return self._unknown(node)
@@ -2234,6 +2243,8 @@ class _Analyser:
             return self._getenv(args, node)
         if module == "asyncio" and name in ("create_subprocess_exec", "create_subprocess_shell"):
             return self._asyncio(name, args, node, use)
+        if qual == "shutil.which" and args.pos and isinstance(args.pos[0].value, _Str):
+            return args.pos[0].value  # the program, found on PATH at run time
         if qual in ("os.path.join", "posixpath.join"):
             return self._path_join(args, node)
         if module == "shlex" and name in ("split", "join", "quote"):
@@ -2289,18 +2300,24 @@ class _Analyser:
         return True
 
     def _used(self, name: str) -> bool:
+        """Whether `name` is read in the current function (or module) other than for its
+        `.stdout`/`.stderr`, or a discarded `.wait()` (a textual, generous reading)."""
         node = self.scope_node
-        key = id(node)
-        code = self.uses.get(key)
+        key = (id(node), name)
+        known = self.used.get(key)
+        if known is not None:
+            return known
+        code = self.uses.get(id(node))
         if code is None:
             if node is None:
-                code = "\n".join(r.module.code for r in self.regions)
+                code = "\n".join(r.code for r in self.regions)
             else:
                 code = self._src(*self._range(node))
-            self.uses[key] = code
+            self.uses[id(node)] = code
         word = re.escape(name)
         total = len(re.findall(rf"(?<![\w.]){word}\b", code))
-        stores = len(re.findall(rf"(?<![\w.]){word}\s*(?::[^=\n]*)?=(?!=)", code))
+        stores = len(re.findall(rf"(?<![\w.]){word}[ \t]*=(?!=)", code))
+        stores += len(re.findall(rf"(?m)^[ \t]*{word}[ \t]*:[^=\n]*=(?!=)", code))
         quiet = len(re.findall(rf"(?<![\w.]){word}\.(?:stdout|stderr|args|pid)\b", code))
         quiet += len(
             re.findall(
@@ -2308,7 +2325,9 @@ class _Analyser:
                 code,
             )
         )
-        return total - stores - quiet > 0
+        used = total - stores - quiet > 0
+        self.used[key] = used
+        return used
 
     def _guarded(self, use: _Use, checks: bool) -> bool:
         if self.swallow:

@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from digestgate.facts import (
     Command,
@@ -41,6 +42,9 @@ from digestgate.facts import (
 from digestgate.graph import ExpandedStep, JobNode, RepoGraph
 from digestgate.model import Job, Step, Text, Workflow
 from digestgate.repository import Repository
+
+if TYPE_CHECKING:
+    from digestgate.pyscripts import PythonScript
 
 MAX_SCRIPT_DEPTH = 3
 MAX_SCRIPT_BYTES = 1024 * 1024
@@ -190,7 +194,7 @@ class Facts:
             if shell.strip().startswith("python"):
                 from digestgate.pyscripts import analyse_python
 
-                py = analyse_python(text.value, path)
+                py = analyse_python(text.value, path, text.locate)
                 return self._python_facts(py, path)
             return ScriptFacts(opaque=True, notes=(f"shell `{shell}` is not analysed",))
         parsed = shell_mod.analyse(text.value, path, text.locate, env=env, shell=shell)
@@ -244,15 +248,16 @@ class Facts:
             tuple(dict.fromkeys(scripts)),
         )
 
-    def _python_facts(self, py: object, path: str) -> ScriptFacts:
+    def _python_facts(self, py: PythonScript, path: str) -> ScriptFacts:
         from digestgate import commands as cmd_mod
-        from digestgate.pyscripts import PythonScript
 
-        assert isinstance(py, PythonScript)
         images = cmd_mod.analyse_script(py.commands)
         operations = list(py.operations) + list(images.operations)
         references = list(py.references) + list(images.references)
-        return ScriptFacts(tuple(operations), (), tuple(references), py.opaque, tuple(py.errors))
+        writes = tuple(_classify_write(w, py.commands) for w in py.writes)
+        return ScriptFacts(
+            tuple(operations), writes, tuple(references), py.opaque, tuple(py.errors)
+        )
 
     def _script_file(self, rel: str, kind: str, env: dict[str, Value], depth: int) -> ScriptFacts:
         key = f"{kind}:{rel}:{_env_key(env)}"
