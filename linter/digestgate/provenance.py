@@ -29,6 +29,7 @@ from enum import Enum
 from typing import TypeVar
 
 from digestgate.expressions import (
+    Binary,
     Call,
     Context,
     Expr,
@@ -150,6 +151,14 @@ class Provenancer:
         with a literal tag and no `@` (`app:${{ github.sha }}`) is a TAG whatever its
         slots are; a static value is a LITERAL digest or a TAG."""
         pieces = value.pieces
+        algo = _digest_prefix_at(pieces)
+        if algo is not None:
+            # `sha256:$(...)`, `sha256:${HEX}`: the hex comes from what follows
+            return join(
+                self.of_piece(p, site, value.path)
+                for p in pieces[algo + 1 :]
+                if p.kind is not PieceKind.LITERAL
+            )
         at = _last_literal_at(pieces)
         if at is not None:
             index, offset = at
@@ -242,6 +251,9 @@ class Provenancer:
             # (the inner value's provenance stands for the field read from it)
             base = _access_base(expr)
             return self._of_expr(base[0], site) if base is not None else UNKNOWN
+        if isinstance(expr, Binary) and expr.op in ("||", "&&"):
+            # `a || b` is one of its operands: a digest only if both are
+            return join((self._of_expr(expr.left, site), self._of_expr(expr.right, site)))
         if isinstance(expr, Call):
             name = expr.name
             if name == "format" and expr.args and isinstance(expr.args[0], Literal):
@@ -543,6 +555,18 @@ def _get_ci(mapping: Mapping[str, T], name: str) -> T | None:
     for k, v in mapping.items():
         if k.lower() == name.lower():
             return v
+    return None
+
+
+def _digest_prefix_at(pieces: tuple[Piece, ...]) -> int | None:
+    """Index of a literal piece ending in `sha256:`/`sha512:` right before a slot."""
+    for i, p in enumerate(pieces[:-1]):
+        if (
+            p.kind is PieceKind.LITERAL
+            and p.text.endswith(("sha256:", "sha512:"))
+            and pieces[i + 1].kind is not PieceKind.LITERAL
+        ):
+            return i
     return None
 
 

@@ -137,8 +137,14 @@ class Facts:
         if uses.startswith("docker://"):
             image = _strip_prefix(value_of_text(step.uses, path), "docker://")
             return StepFacts(references=(ImageArg(image, ImageUse.RUN),))
-        if self.graph.local_action(step) is not None:
-            return StepFacts()  # a local action: its steps are expanded in place
+        action = self.graph.local_action(step)
+        if action is not None:
+            # a composite action's steps are expanded in place; a Docker action runs
+            # its `runs.image`
+            if action.image is not None and action.image.value.strip().startswith("docker://"):
+                image = _strip_prefix(value_of_text(action.image, action.path), "docker://")
+                return StepFacts(references=(ImageArg(image, ImageUse.RUN),))
+            return StepFacts()
         from digestgate import catalogue
 
         wrapped = catalogue.wrapped_command(step)
