@@ -722,3 +722,21 @@ def test_locate_failures_do_not_raise() -> None:
 
     r = analyse("echo hi\n", "s.sh", broken)
     assert r.opaque and r.errors
+
+
+def test_mid_word_variable_before_punctuation_stays_one_word() -> None:
+    # tree-sitter-bash splits `$A:$V-x` into `$A:$` and `V-x`; the analyser works around it
+    from digestgate.span import Span
+
+    script = analyse(
+        "docker build -t $IMAGE:$VERSION-slim . && cp $SRC/$NAME.tar /tmp",
+        "ci.yml",
+        lambda offset, length: Span(1, offset + 1, 1, offset + 1 + length),
+    )
+    argv = [[a.text for a in c.argv] for c in script.commands]
+    assert argv == [
+        ["docker", "build", "-t", "${IMAGE}:${VERSION}-slim", "."],
+        ["cp", "${SRC}/${NAME}.tar", "/tmp"],
+    ]
+    tag = script.commands[0].argv[3]
+    assert tag.span == Span(1, 17, 1, 37)  # `$IMAGE:$VERSION-slim` is 20 characters

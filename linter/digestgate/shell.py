@@ -505,6 +505,10 @@ class _Pending:
     start: int
 
 
+# `$NAME` in the middle of a word, and the punctuation right after it
+_MID_WORD_VAR = re.compile(r"(?<=[^\s\"'=(|&;<>`$])(\$[A-Za-z_][A-Za-z0-9_]*)[-./+,^]")
+
+
 class _Analyser:
     def __init__(
         self,
@@ -577,7 +581,22 @@ class _Analyser:
             self.errors.append(text)
 
     def _prepare(self, source: str) -> str:
-        """Replace each `${{ }}` by a same-length word the shell parser accepts."""
+        """Replace each `${{ }}` by a same-length word the shell parser accepts, and
+        work around a tree-sitter-bash quirk (values are always read from the original
+        text, so what is changed here only guides the parse)."""
+        return self._fix_colon_dollar(self._mask_placeholders(source))
+
+    @staticmethod
+    def _fix_colon_dollar(text: str) -> str:
+        """tree-sitter-bash reads `$A:$B-x` as `$A:$` and a separate word `B-x`: a
+        `$NAME` inside a word followed by `-`, `.`, `/`, `+`, `,` or `^` (a docker
+        `-t $IMAGE:$VERSION-slim` is that shape). A `%` in place of that character
+        parses as intended (it cannot extend the name) and keeps every offset."""
+        if "$" not in text:
+            return text
+        return _MID_WORD_VAR.sub(lambda m: m.group(1) + "%", text)
+
+    def _mask_placeholders(self, source: str) -> str:
         if "${{" not in source:
             return source
         out: list[str] = []
