@@ -204,8 +204,56 @@ class Provenancer:
         if piece.kind is PieceKind.VAR:
             return self._guarded(site, f"env:{piece.text}", lambda: self._of_env(piece.text, site))
         if piece.kind is PieceKind.COMMAND:
-            return _of_command(piece.text, path, piece.span)
+            found = _of_command(piece.text, path, piece.span)
+            if found.kind is Kind.UNKNOWN:
+                read = self._of_file_read(piece.text, site, path, piece.span)
+                if read is not None:
+                    return read
+            return found
         return UNKNOWN
+
+    def _of_file_read(
+        self, command: str, site: Site, path: str, span: Span | None
+    ) -> Provenance | None:
+        """`$(jq -r .digest record.json)`, `$(cat digest.txt)`: a value read from a
+        file. A file written earlier in the job has the provenance of what was
+        written; a file from a downloaded artifact is a DIGEST when the artifact comes
+        from this run (an upstream job made it), EXTERNAL when from another run."""
+        from digestgate.catalogue import artifact_io
+        from digestgate.stepfacts import _inner_commands
+
+        commands = _inner_commands(command, path)
+        if not commands or commands[0].name not in _FILE_READERS:
+            return None
+        files = [a.text for a in commands[0].argv[1:] if a.is_static and not a.text.startswith("-")]
+        if commands[0].name in ("jq", "yq", "awk", "sed", "grep") and files:
+            files = files[1:]  # the filter or pattern comes first
+        if not files:
+            return None
+        names = {f.rsplit("/", 1)[-1] for f in files}
+        steps = self.steps(site.node)
+        end = site.step if site.step is not None else len(steps)
+        origin = Origin(path, span or Span(1, 1, 1, 1))
+        for i in range(end - 1, -1, -1):
+            for w in self.facts_of(site.node, i).writes:
+                if w.target is WriteTarget.FILE and w.name.rsplit("/", 1)[-1] in names:
+                    label = f"step `{steps[i].step.label}` in job `{site.node.job}`"
+                    return self._of_write(w, Site(site.node, i), label)
+        for i in range(end - 1, -1, -1):
+            io = artifact_io(steps[i].step, steps[i].path)
+            if io is None or io.upload:
+                continue
+            what = io.name.text if io.name is not None else "the artifacts"
+            if io.external:
+                return Provenance(
+                    Kind.EXTERNAL,
+                    f"`{', '.join(files)}` from the artifact {what} of another run",
+                    origin,
+                )
+            return Provenance(
+                Kind.DIGEST, f"`{', '.join(files)}` from the artifact {what} of this run", origin
+            )
+        return None
 
     def of_reference(self, path: Sequence[str], site: Site) -> Provenance:
         """A context access such as ('needs', 'build', 'outputs', 'digest')."""
@@ -532,6 +580,7 @@ class Provenancer:
         )
 
 
+_FILE_READERS = frozenset({"jq", "yq", "cat", "head", "tail", "awk", "sed", "grep", "cut", "tr"})
 _RUNNER_ENV = frozenset(
     {
         "GITHUB_SHA",
