@@ -194,8 +194,8 @@ def _csv(value: Value) -> list[tuple[str, Value]]:
 
 def _opts_slot(value: Value) -> bool:
     """A word that is one variable named like a list of options (`$DOCKER_ARGS`)."""
-    if len(value.pieces) != 1 or value.pieces[0].kind is PieceKind.LITERAL:
-        return False
+    if len(value.pieces) != 1 or value.pieces[0].kind not in (PieceKind.VAR, PieceKind.EXPR):
+        return False  # a `$(... | xargs ...)` substitution is not an options variable
     name = value.pieces[0].text.upper()
     return any(w in name for w in ("ARGS", "OPTS", "FLAGS", "OPTIONS", "PARAMS", "EXTRA"))
 

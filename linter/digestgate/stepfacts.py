@@ -156,6 +156,12 @@ class Facts:
         if found is None:
             return StepFacts(opaque=True, notes=(f"{uses} is not a known action",))
         operations, writes = found
+        operations = [
+            replace(op, role=Role.BUILD, push=True)
+            if op.index_assembly and op.role is Role.PROMOTE
+            else op
+            for op in operations
+        ]
         return StepFacts(
             operations=tuple(operations),
             writes=tuple(writes),
@@ -181,7 +187,7 @@ class Facts:
                 shell = defaults.shell.value
             if workdir is None and defaults.working_directory is not None:
                 workdir = defaults.working_directory
-        if shell is None and job is not None and _windows(job):
+        if shell is None and job is not None and (_windows(job) or _windows_step(step)):
             shell = "pwsh"
         return shell, workdir
 
@@ -333,8 +339,12 @@ class Facts:
             kind = "python" if target.endswith(".py") else "shell"
         base = workdir.value.strip() if workdir is not None and "${{" not in workdir.value else ""
         rel = _normalise(PurePosixPath(base) / target if not target.startswith("/") else target)
-        if rel is None or not (self.repository.root / rel).is_file():
+        if rel is None:
             return None
+        if not (self.repository.root / rel).is_file():
+            # a script the step runs that is not in the repository (made at run time,
+            # or another checkout): reported as a script, read as opaque
+            return (rel, kind) if target.startswith(("./", "scripts/", "hack/", "ci/")) else None
         if kind == "shell" and not (
             rel.endswith(_SCRIPT_SUFFIXES) or "." not in PurePosixPath(rel).name
         ):
@@ -343,15 +353,36 @@ class Facts:
 
 
 def _windows(job: Job) -> bool:
-    """The job runs on a Windows runner (where `run:` defaults to PowerShell)."""
-    from digestgate.nodes import YScalar, YSeq
+    """The job runs on a Windows runner (where `run:` defaults to PowerShell): a
+    literal label, or `${{ matrix.X }}` whose every matrix value is a Windows one."""
+    from digestgate.nodes import YMap, YScalar, YSeq
 
     node = job.runs_on
     labels = node.items if isinstance(node, YSeq) else [node] if node is not None else []
-    return any(
-        isinstance(n, YScalar) and "${{" not in n.value and "windows" in n.value.lower()
-        for n in labels
-    )
+    for n in labels:
+        if not isinstance(n, YScalar):
+            continue
+        if "${{" not in n.value:
+            if "windows" in n.value.lower():
+                return True
+            continue
+        m = re.fullmatch(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}", n.value.strip())
+        matrix = job.strategy.matrix if job.strategy else None
+        if m and isinstance(matrix, YMap):
+            values = matrix.get(m.group(1))
+            items = values.items if isinstance(values, YSeq) else []
+            texts = [v.value.lower() for v in items if isinstance(v, YScalar)]
+            if texts and all("windows" in t for t in texts):
+                return True
+    return False
+
+
+_WINDOWS_IF = re.compile(r"runner\.os\s*==\s*'windows'|matrix\.[\w.-]+\s*==\s*'windows", re.I)
+
+
+def _windows_step(step: Step) -> bool:
+    """The step itself runs only on Windows (`if: runner.os == 'Windows'`)."""
+    return step.if_ is not None and bool(_WINDOWS_IF.search(step.if_.value))
 
 
 def _normalise(path: PurePosixPath | str) -> str | None:
@@ -393,10 +424,15 @@ def _as_index_assembly(op: Operation) -> Operation:
     if op.role is not Role.PROMOTE or not op.tool.endswith("imagetools create"):
         return op
     sources = [a for a in op.images if a.use is ImageUse.COPY_SOURCE]
-    if not sources or not all(
-        any(p.kind is PieceKind.COMMAND and is_digest_list_command(p.text) for p in a.value.pieces)
+    listed = [
+        a
         for a in sources
-    ):
+        if any(
+            p.kind is PieceKind.COMMAND and is_digest_list_command(p.text) for p in a.value.pieces
+        )
+    ]
+    # other dynamic words next to the listed digests are options (`"${annotations[@]}"`)
+    if not listed or any(a.value.is_static for a in sources if a not in listed):
         return op
     images = tuple(
         ImageArg(a.value, ImageUse.TAG if a.use is ImageUse.COPY_TARGET else ImageUse.INPUT)
