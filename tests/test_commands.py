@@ -1507,3 +1507,26 @@ def test_unused_helpers_are_consistent() -> None:
     assert commands.digest_source(c) is None
     assert commands.pipeline_digest_source([]) is None
     assert Piece(PieceKind.LITERAL, "x").span is None
+
+
+# Cases from the hand review of job roles over the corpus (closing note of the step
+# facts issue): each was misclassified before.
+@pytest.mark.parametrize(
+    ("line", "roles"),
+    [
+        ("ruff --help", []),
+        ("python -m ruff --version", []),
+        ("make quality", ["validate"]),
+        ("helm install cert-manager jetstack/cert-manager --set crds.enabled=true", []),
+        ("helm upgrade --install app ./chart --set image.tag=1.2", ["deploy"]),
+        ("npm run build-docker", ["build"]),
+        ("yarn docker-push", ["build", "push"]),
+        ("skaffold run --default-repo=ghcr.io/acme --tag=abc", ["build", "push", "deploy"]),
+        ("skaffold build --push=false", ["build"]),
+        ("chainsaw test --config .chainsaw.yaml", ["validate"]),
+        ("chainsaw --version", []),
+    ],
+)
+def test_review_roles(line: str, roles: list[str]) -> None:
+    ops = commands.classify(cmd(line))
+    assert [op.role.value for op in ops] == roles

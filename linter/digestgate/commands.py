@@ -2510,6 +2510,11 @@ def _helm(ctx: _Ctx, name: str, args: list[Value]) -> _Out:
         return _Out()
     sets = p.values("--set", "--set-string")
     refs = _helm_images(sets)
+    chart = p.pos[2].text if len(p.pos) > 2 else ""
+    if not refs and "/" in chart and not chart.startswith((".", "/", "oci://")):
+        # a third-party chart from a chart repository (`jetstack/cert-manager`) that
+        # sets no image: cluster set-up, not a deployment of this pipeline's image
+        return _Out()
     note = "" if refs else "images from chart values"
     return _Out(
         ops=[ctx.op(Role.DEPLOY, f"helm {p.pos[0].text}", _refs(refs, ImageUse.DEPLOY), note=note)]
@@ -2685,7 +2690,7 @@ _CHECK_TOKENS = frozenset(
     {"test", "tests", "testing", "e2e", "integration", "integ", "smoke", "lint", "linting"}
     | {"check", "checks", "verify", "typecheck", "acceptance", "spec", "specs", "cypress"}
     | {"playwright", "unittest", "unit", "coverage", "cov", "functional", "regression"}
-    | {"scan", "vet"}
+    | {"scan", "vet", "quality", "conformance"}
 )
 
 
@@ -2763,6 +2768,8 @@ def _with_flag(flags: Iterable[str], note: str = "source") -> _Handler:
 
 
 def _ruff(ctx: _Ctx, name: str, args: list[Value]) -> _Out:
+    if any(flat_text(a) in _QUERIES for a in args):
+        return _Out()  # `ruff --help`, `ruff --version`: nothing is checked
     p = _parse(args, frozenset({"--config"}))
     sub = p.pos[0].text if p.pos else "check"
     if sub == "check" or (sub == "format" and p.has("--check", "--diff")):
@@ -2811,6 +2818,13 @@ def _npm(ctx: _Ctx, name: str, args: list[Value]) -> _Out:
         return _Out(ops=[o for o in inner.ops if o.role is Role.VALIDATE])
     if _is_check_name(script.text):
         return _Out(ops=[ctx.op(Role.VALIDATE, f"{name} run {script.text}")])
+    kind, push = _target_kind(script.text)
+    if kind is Role.BUILD and any(w in script.text.lower() for w in ("docker", "image")):
+        tool, note = f"{name} run {script.text}", "package script"
+        out = _Out(ops=[ctx.op(Role.BUILD, tool, push=push, load=not push, note=note)])
+        if push:
+            out.ops.append(ctx.op(Role.PUSH, tool, push=True, note=note))
+        return out
     return _Out()
 
 
@@ -3058,8 +3072,29 @@ def _compose_standalone(ctx: _Ctx, name: str, args: list[Value]) -> _Out:
 
 _SOURCE = "source"
 
+
+def _skaffold(ctx: _Ctx, name: str, args: list[Value]) -> _Out:
+    """skaffold build/run/dev/deploy: images come from skaffold.yaml (not read)."""
+    p = _parse(
+        args, frozenset({"-p", "--profile", "-f", "--filename", "--default-repo", "-t", "--tag"})
+    )
+    sub = p.pos[0].text if p.pos else ""
+    note = "skaffold: images from skaffold.yaml"
+    local = p.has("--push") and not p.flag("--push")
+    ops: list[Operation] = []
+    if sub in ("build", "run", "dev"):
+        ops.append(ctx.op(Role.BUILD, f"skaffold {sub}", push=not local, load=local, note=note))
+        if not local:
+            ops.append(ctx.op(Role.PUSH, f"skaffold {sub}", push=True, note=note))
+    if sub in ("run", "deploy", "apply"):
+        ops.append(ctx.op(Role.DEPLOY, f"skaffold {sub}", note=note))
+    return _Out(ops=ops)
+
+
 _HANDLERS: dict[str, _Handler] = {
     # containers
+    "skaffold": _skaffold,
+    "chainsaw": _validate("chainsaw test"),
     "docker": _docker,
     "podman": _docker,
     "nerdctl": _docker,
