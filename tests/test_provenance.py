@@ -262,3 +262,33 @@ jobs:
         for i in range(5)
     ]
     assert can_fail == [[False], [False], [False], [True], [True]]
+
+
+def test_powershell_on_windows_runners_is_not_read_as_bash(tmp_path: Path) -> None:
+    wf = """on: push
+jobs:
+  win:
+    runs-on: ${{ matrix.arch == 'arm64' && format('{0}-arm', matrix.os) || matrix.os }}
+    strategy:
+      matrix:
+        include:
+          - os: windows-2022
+          - os: windows-2025
+    steps:
+      - run: $ErrorActionPreference = "Stop"; & docker push acme/app:1
+  mixed:
+    runs-on: ${{ matrix.os }}
+    strategy:
+      matrix:
+        os: [ubuntu-latest, windows-latest]
+    steps:
+      - if: runner.os == 'Windows'
+        run: $x = (Get-Item .).Name
+      - run: docker push acme/app:2
+"""
+    a = analyse(tmp_path, {CI: wf})
+    win = a.facts.of(JobNode(CI, "win"), 0)
+    assert win.opaque and win.operations == () and "pwsh" in win.notes[0]
+    mixed = JobNode(CI, "mixed")
+    assert a.facts.of(mixed, 0).opaque
+    assert [op.role.value for op in a.facts.of(mixed, 1).operations] == ["push"]

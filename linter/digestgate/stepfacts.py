@@ -41,6 +41,7 @@ from digestgate.facts import (
 )
 from digestgate.graph import ExpandedStep, JobNode, RepoGraph
 from digestgate.model import Job, Step, Text, Workflow
+from digestgate.nodes import YMap, YScalar, YSeq
 from digestgate.repository import Repository
 
 if TYPE_CHECKING:
@@ -355,8 +356,6 @@ class Facts:
 def _windows(job: Job) -> bool:
     """The job runs on a Windows runner (where `run:` defaults to PowerShell): a
     literal label, or `${{ matrix.X }}` whose every matrix value is a Windows one."""
-    from digestgate.nodes import YMap, YScalar, YSeq
-
     node = job.runs_on
     labels = node.items if isinstance(node, YSeq) else [node] if node is not None else []
     for n in labels:
@@ -366,15 +365,33 @@ def _windows(job: Job) -> bool:
             if "windows" in n.value.lower():
                 return True
             continue
-        m = re.fullmatch(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}", n.value.strip())
+        # `${{ matrix.os }}` or any expression of it: Windows when every value of a
+        # matrix key it names (list or `include:` entries) is a Windows label
         matrix = job.strategy.matrix if job.strategy else None
-        if m and isinstance(matrix, YMap):
-            values = matrix.get(m.group(1))
-            items = values.items if isinstance(values, YSeq) else []
-            texts = [v.value.lower() for v in items if isinstance(v, YScalar)]
-            if texts and all("windows" in t for t in texts):
+        if not isinstance(matrix, YMap):
+            continue
+        for key in re.findall(r"matrix\.([A-Za-z0-9_-]+)", n.value):
+            texts = _matrix_values(matrix, key)
+            if texts and all("windows" in t.lower() for t in texts):
                 return True
     return False
+
+
+def _matrix_values(matrix: YMap, key: str) -> list[str]:
+    from digestgate.nodes import YScalar, YSeq
+
+    values = matrix.get(key)
+    out = (
+        [v.value for v in values.items if isinstance(v, YScalar)]
+        if isinstance(values, YSeq)
+        else []
+    )
+    include = matrix.get("include")
+    if isinstance(include, YSeq):
+        for item in include.items:
+            if isinstance(item, YMap) and isinstance(v := item.get(key), YScalar):
+                out.append(v.value)
+    return out
 
 
 _WINDOWS_IF = re.compile(r"runner\.os\s*==\s*'windows'|matrix\.[\w.-]+\s*==\s*'windows", re.I)
