@@ -936,16 +936,7 @@ def split_input(text: Text, how: Split, path: str) -> list[Value]:
     return [_slice(text, a, b, path) for a, b in _item_ranges(text.value, how)]
 
 
-def _join(parts: Sequence[Value | str], span: Span, path: str) -> Value:
-    """One value made of several (registry + '/' + image + ':' + tag)."""
-    pieces: list[Piece] = []
-    for part in parts:
-        if isinstance(part, str):
-            if part:
-                pieces.append(Piece(PieceKind.LITERAL, part, None))
-        else:
-            pieces.extend(part.pieces)
-    return Value(tuple(pieces), span, path)
+_join = Value.concat
 
 
 # --- reading conditions --------------------------------------------------------------

@@ -113,16 +113,7 @@ def _joined_span(pieces: Sequence[Piece]) -> Span | None:
     return Span(first.line, first.column, last.end_line, last.end_column)
 
 
-def concat_values(parts: Sequence[Value | str], span: Span, path: str) -> Value:
-    """Values and literal strings joined into one value located at `span`."""
-    pieces: list[Piece] = []
-    for part in parts:
-        if isinstance(part, str):
-            if part:
-                pieces.append(Piece(PieceKind.LITERAL, part, None))
-        else:
-            pieces.extend(part.pieces)
-    return Value(tuple(pieces), span, path)
+concat_values = Value.concat
 
 
 def _split(value: Value, sep: str, maxsplit: int = -1) -> list[Value]:

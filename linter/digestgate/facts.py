@@ -19,6 +19,7 @@ Role names are the lower-case role names of RULES.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -81,6 +82,19 @@ class Value:
     @property
     def slots(self) -> tuple[Piece, ...]:
         return tuple(p for p in self.pieces if p.kind is not PieceKind.LITERAL)
+
+    @staticmethod
+    def concat(parts: Sequence[Value | str], span: Span, path: str) -> Value:
+        """Values and literal strings joined into one value located at `span`
+        (registry + "/" + image + ":" + tag)."""
+        pieces: list[Piece] = []
+        for part in parts:
+            if isinstance(part, str):
+                if part:
+                    pieces.append(Piece(PieceKind.LITERAL, part, None))
+            else:
+                pieces.extend(part.pieces)
+        return Value(tuple(pieces), span, path)
 
     @staticmethod
     def literal(text: str, span: Span, path: str) -> Value:

@@ -413,18 +413,7 @@ class Provenancer:
         return result.via(write.path, write.span, f"written by {label}")
 
     def _composite_site(self, node: JobNode, index: int) -> Site:
-        """The end of the last step directly inside the composite action used at
-        `index`: where the action's `outputs` are evaluated."""
-        steps = self.steps(node)
-        here = steps[index]
-        inner = (*here.callers, (here.path, here.step))
-        last = None
-        for j in range(index + 1, len(steps)):
-            if steps[j].callers[: len(inner)] != inner:
-                break
-            if steps[j].callers == inner:
-                last = j
-        return Site(node, last, after=True) if last is not None else Site(node, index)
+        return composite_end_site(self.steps(node), node, index)
 
     # --- jobs ------------------------------------------------------------------------
 
@@ -605,6 +594,20 @@ def _get_ci(mapping: Mapping[str, T], name: str) -> T | None:
         if k.lower() == name.lower():
             return v
     return None
+
+
+def composite_end_site(steps: Sequence[ExpandedStep], node: JobNode, index: int) -> Site:
+    """The end of the last step directly inside the composite action used at step
+    `index`: where the action's `outputs` are evaluated."""
+    here = steps[index]
+    inner = (*here.callers, (here.path, here.step))
+    last = None
+    for j in range(index + 1, len(steps)):
+        if steps[j].callers[: len(inner)] != inner:
+            break
+        if steps[j].callers == inner:
+            last = j
+    return Site(node, last, after=True) if last is not None else Site(node, index)
 
 
 def _digest_prefix_at(pieces: tuple[Piece, ...]) -> int | None:

@@ -37,7 +37,7 @@ from digestgate.imageref import PLACEHOLDER, split_static
 from digestgate.metadata_action import RefKind
 from digestgate.model import Text, Workflow
 from digestgate.nodes import YMap, YScalar, YSeq
-from digestgate.provenance import Site
+from digestgate.provenance import Site, composite_end_site
 from digestgate.rule import Example, Expect, Rule
 from digestgate.span import Span
 
@@ -646,16 +646,7 @@ class _Tracer:
         return alts or [UNKNOWN]
 
     def _composite_site(self, node: JobNode, index: int) -> Site:
-        steps = self.analysis.steps(node)
-        here = steps[index]
-        inner = (*here.callers, (here.path, here.step))
-        last = None
-        for j in range(index + 1, len(steps)):
-            if steps[j].callers[: len(inner)] != inner:
-                break
-            if steps[j].callers == inner:
-                last = j
-        return Site(node, last, after=True) if last is not None else Site(node, index)
+        return composite_end_site(self.analysis.steps(node), node, index)
 
     def needs_output(
         self, job_id: str, name: str, site: Site, trace: _Trace, depth: int
