@@ -1530,3 +1530,15 @@ def test_unused_helpers_are_consistent() -> None:
 def test_review_roles(line: str, roles: list[str]) -> None:
     ops = commands.classify(cmd(line))
     assert [op.role.value for op in ops] == roles
+
+
+def test_oras_push_of_artifact_hub_metadata_is_not_an_image_push() -> None:
+    line = (
+        "oras push ghcr.io/acme/charts:artifacthub.io"
+        " --config /dev/null:application/vnd.cncf.artifacthub.config.v1+yaml"
+        " artifacthub-repo.yml:application/vnd.cncf.artifacthub.repository-metadata.layer.v1.yaml"
+    )
+    assert commands.classify(cmd(line)) == []
+    assert [o.role.value for o in commands.classify(cmd("oras push ghcr.io/acme/app:1 a.tar"))] == [
+        "push"
+    ]

@@ -2237,6 +2237,10 @@ def _oras(ctx: _Ctx, name: str, args: list[Value]) -> _Out:
     if sub == "push" and pos:
         if p.has("--oci-layout"):
             return _Out()
+        if p.has("--artifact-type") or any("vnd.cncf.artifacthub" in a.text for a in args):
+            # an OCI artifact that is not a container image (Artifact Hub metadata,
+            # a Helm chart's sidecar, an SBOM): not an image this linter follows
+            return _Out()
         return _Out(ops=[ctx.op(Role.PUSH, "oras push", [_ref(pos[0], ImageUse.PUSH)], push=True)])
     if sub in ("copy", "cp") and len(pos) >= 2:
         if p.has("--to-oci-layout"):
