@@ -88,6 +88,7 @@ def check(paths: Sequence[str], options: Options | None = None) -> Result:
             result.repos.append(check_target(target, options))
             if was_enabled:
                 gc.collect()
+                gc.freeze()  # survivors (lazily imported libcst, caches) are not rescanned
     finally:
         gc.unfreeze()
         if was_enabled:
