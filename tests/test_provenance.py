@@ -292,3 +292,42 @@ jobs:
     mixed = JobNode(CI, "mixed")
     assert a.facts.of(mixed, 0).opaque
     assert [op.role.value for op in a.facts.of(mixed, 1).operations] == ["push"]
+
+
+def test_not_promotions(tmp_path: Path) -> None:
+    """Copies into a registry on the runner, a build tagging its own digest, and the
+    merge of per-platform digests read from files are not promotions."""
+    wf = """on: push
+jobs:
+  e2e:
+    runs-on: ubuntu-latest
+    steps:
+      - run: crane copy ghcr.io/acme/app:1 localhost:5000/app:test
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - id: build
+        uses: docker/build-push-action@v6
+        with:
+          push: true
+          tags: ghcr.io/acme/app:ci
+      - run: >-
+          docker buildx imagetools create -t ghcr.io/acme/app:extra
+          ghcr.io/acme/app@${{ steps.build.outputs.digest }}
+  merge:
+    runs-on: ubuntu-latest
+    steps:
+      - run: >-
+          docker buildx imagetools create -t ghcr.io/acme/app:1
+          $(cat *.txt | xargs printf 'ghcr.io/acme/app@%s ')
+"""
+    a = analyse(tmp_path, {CI: wf})
+    copy = a.facts.of(JobNode(CI, "e2e"), 0)
+    assert copy.operations == () and [r.use for r in copy.references] == [ImageUse.PULL]
+    retag = a.facts.of(JobNode(CI, "build"), 1)
+    assert [(op.role.value, op.note) for op in retag.operations] == [
+        ("build", "tags its own build")
+    ]
+    merge = a.facts.of(JobNode(CI, "merge"), 0)
+    assert [(op.role.value, op.index_assembly) for op in merge.operations] == [("build", True)]
+    assert not any(a.roles.is_promotion(n) for n in a.graph.nodes)

@@ -63,6 +63,7 @@ class Facts:
     _scripts: dict[str, ScriptFacts] = field(default_factory=dict)
     _envs: dict[tuple[int, str, str], tuple[dict[str, Value], str]] = field(default_factory=dict)
     _values: dict[int, Value] = field(default_factory=dict)
+    _in_job: dict[tuple[int, str, str, int], StepFacts] = field(default_factory=dict)
 
     @property
     def repository(self) -> Repository:
@@ -70,9 +71,18 @@ class Facts:
 
     def of(self, node: JobNode, index: int) -> StepFacts:
         """Facts of the `index`-th expanded step of a job instance."""
-        steps = self.graph.steps(node.path, self.graph.job(node))
-        expanded = steps[index]
-        return self.of_step(expanded, self.graph.job(node), node.path)
+        job = self.graph.job(node)
+        steps = self.graph.steps(node.path, job)
+        facts = self.of_step(steps[index], job, node.path)
+        if any(op.role is Role.PROMOTE for op in facts.operations):
+            key = (id(steps[index].step), node.path, job.id, index)
+            hit = self._in_job.get(key)
+            if hit is None:
+                hit = self._in_job[key] = _own_build_retags(
+                    facts, steps, index, self, job, node.path
+                )
+            return hit
+        return facts
 
     def of_step(self, expanded: ExpandedStep, job: Job | None, workflow_path: str) -> StepFacts:
         env_key = (id(expanded.step), job.id if job else "", workflow_path)
@@ -231,8 +241,8 @@ class Facts:
 
         reader = repository_reader(self.repository.root, workdir.value if workdir else "")
         images = cmd_mod.analyse_script(commands, compose=reader, env=env)
-        operations = [_as_index_assembly(op) for op in images.operations]
-        references = list(images.references)
+        operations, references = _local_copies([_as_index_assembly(op) for op in images.operations])
+        references += list(images.references)
         writes_out = [_classify_write(w, commands) for w in writes]
         writes_out += _touched_files(commands)
         scripts: list[str] = []
@@ -425,13 +435,14 @@ def _strip_prefix(value: Value, prefix: str) -> Value:
     return Value(pieces, value.span, value.path)
 
 
-_RECIPE_SOURCE = re.compile(r"^\s*printf\s+['\"][^'\"]*@sha256:%s[^'\"]*['\"]")
+_RECIPE_SOURCE = re.compile(r"""(^|\|\s*xargs\s+)\s*printf\s+['"][^'"]*@(sha256:)?%s""")
 
 
 def is_digest_list_command(text: str) -> bool:
-    """`printf 'NAME@sha256:%s ' *` run in a folder of digest files: Docker's
-    multi-platform recipe lists the per-platform digests that way."""
-    return bool(_RECIPE_SOURCE.match(text))
+    """`printf 'NAME@sha256:%s ' *` run in a folder of digest files (Docker's
+    multi-platform recipe lists the per-platform digests that way), or
+    `cat *.txt | xargs printf 'NAME@%s '` over files holding `sha256:...`."""
+    return bool(_RECIPE_SOURCE.search(text.strip()))
 
 
 def _as_index_assembly(op: Operation) -> Operation:
@@ -458,6 +469,76 @@ def _as_index_assembly(op: Operation) -> Operation:
     return replace(
         op, role=Role.BUILD, images=images, push=True, index_assembly=True, note="index assembly"
     )
+
+
+_STEP_OUTPUT = re.compile(r"steps\.([A-Za-z0-9_-]+)\.outputs\.")
+
+
+def _own_build_retags(
+    facts: StepFacts, steps: list[ExpandedStep], index: int, owner: Facts, job: Job, path: str
+) -> StepFacts:
+    """A copy or re-tag whose every source is the digest of a build earlier in the
+    same job (`imagetools create -t x:1 x@${{ steps.build.outputs.digest }}`) is the
+    build naming its own output: part of BUILD, not a promotion of validated bytes."""
+    here = steps[index]
+    builders = {
+        s.step.id.value.lower()
+        for i, s in enumerate(steps[:index])
+        if s.step.id is not None
+        and s.callers == here.callers
+        and any(op.role in (Role.BUILD, Role.PUSH) for op in owner.of_step(s, job, path).operations)
+    }
+    if not builders:
+        return facts
+    changed = []
+    for op in facts.operations:
+        sources = [a for a in op.images if a.use is ImageUse.COPY_SOURCE]
+        own = sources and all(
+            any(
+                p.kind is PieceKind.EXPR
+                and (m := _STEP_OUTPUT.search(p.text))
+                and m.group(1).lower() in builders
+                for p in a.value.pieces
+            )
+            for a in sources
+        )
+        if op.role is Role.PROMOTE and own:
+            images = tuple(
+                ImageArg(a.value, ImageUse.TAG if a.use is ImageUse.COPY_TARGET else ImageUse.INPUT)
+                for a in op.images
+            )
+            op = replace(op, role=Role.BUILD, images=images, push=True, note="tags its own build")
+        changed.append(op)
+    return replace(facts, operations=tuple(changed))
+
+
+_LOCAL_REGISTRIES = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]")
+
+
+def _is_local_registry(value: Value) -> bool:
+    text = value.text
+    head = text.split("/", 1)[0].split(":", 1)[0].lower()
+    return "/" in text and (head in _LOCAL_REGISTRIES or head.endswith(".localhost"))
+
+
+def _local_copies(operations: list[Operation]) -> tuple[list[Operation], list[ImageArg]]:
+    """A copy whose every target is a registry on the runner (`localhost:5000/x`) is a
+    test fixture, not a promotion: its sources stay as role-less references."""
+    kept: list[Operation] = []
+    refs: list[ImageArg] = []
+    for op in operations:
+        targets = [a for a in op.images if a.use is ImageUse.COPY_TARGET]
+        if (
+            op.role is Role.PROMOTE
+            and targets
+            and all(_is_local_registry(a.value) for a in targets)
+        ):
+            refs += [
+                ImageArg(a.value, ImageUse.PULL) for a in op.images if a.use is ImageUse.COPY_SOURCE
+            ]
+            continue
+        kept.append(op)
+    return kept, refs
 
 
 def _touched_files(commands: tuple[Command, ...]) -> list[OutputWrite]:
