@@ -86,11 +86,6 @@ def test_helm_tag_only_is_a_tag(tmp_path: Path) -> None:
     assert "DG301" in codes and "DG303" not in codes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="commands.py: `imagetools create` arguments that are option lists in shell "
-    'arrays (`"${annotations[@]}"`, `"${tags[@]}"`) are taken as source images',
-)
 def test_imagetools_option_arrays_are_not_sources(tmp_path: Path) -> None:
     write_repo(
         tmp_path,

@@ -1,8 +1,11 @@
 """The command line (typer).
 
 Heavy modules (the engine, YAML, rules) are imported inside the commands, so
-`--version` and `--help` stay quick. Exit statuses: 0 no finding at or above the
-failing severity, 1 findings, 2 usage, configuration or internal error. An internal
+`--version` and `--help` stay quick. `digestgate record` and `digestgate verify` (the
+runtime check, `digestgate.runtime`) take a leaner path still: `main()` hands them to
+the runtime before typer is imported or the app built (`app` is built on first use).
+
+Exit statuses of the typer commands: 0 no finding at or above the failing severity, 1 findings, 2 usage, configuration or internal error. An internal
 error prints one line naming the file being read, never a traceback unless `--debug`.
 """
 
@@ -13,22 +16,59 @@ import sys
 import traceback
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
-
-import typer
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 from digestgate import __version__
 
-app = typer.Typer(
-    name="digestgate",
-    help="Lint CI workflows so container images are promoted only by validated digests.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Plain click messages: a usage error is one greppable line in a CI log, not a box.
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+if TYPE_CHECKING:
+    import typer
+
+#: The commands `main()` runs without typer (see `digestgate.runtime`).
+RUNTIME_COMMANDS = ("record", "verify")
+
+
+def _build_app() -> typer.Typer:
+    """The typer app with its commands; imports typer (not done at module import, so
+    that `digestgate verify` starts without it)."""
+    import typer as typer_module
+
+    # The command annotations name `typer`: typer resolves them in this module's globals.
+    globals()["typer"] = typer_module
+    new = typer_module.Typer(
+        name="digestgate",
+        help="Lint CI workflows so container images are promoted only by validated digests.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        # Plain click messages: a usage error is one greppable line in a CI log, not a box.
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    new.callback()(main_callback)
+    new.command()(check)
+    new.command("graph")(graph)
+    new.command("rules")(list_rules)
+    new.command("rule")(show_rule)
+    passthrough = {"ignore_unknown_options": True, "allow_extra_args": True}
+    new.command("record", context_settings=passthrough, add_help_option=False)(record)
+    new.command("verify", context_settings=passthrough, add_help_option=False)(verify)
+    return new
+
+
+def _app() -> typer.Typer:
+    """The app: `app` once built (or replaced, as tests do), else built now."""
+    found: typer.Typer | None = globals().get("app")
+    if found is None:
+        found = _build_app()
+        globals()["app"] = found
+    return found
+
+
+def __getattr__(name: str) -> object:
+    """`cli.app`, built on first use."""
+    if name == "app":
+        return _app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Format(str, Enum):
@@ -85,7 +125,6 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def main_callback(
     version: Annotated[
         bool,
@@ -112,7 +151,6 @@ def _use_color(choice: Color, stream: object) -> bool:
     return bool(isatty and isatty())
 
 
-@app.command()
 def check(
     paths: Annotated[
         Optional[list[str]],  # noqa: UP045 (typer reads the annotation at run time)
@@ -247,7 +285,6 @@ class GraphFormat(str, Enum):
     dot = "dot"
 
 
-@app.command("graph")
 def graph(
     path: Annotated[str, typer.Argument(help="A repository, a folder or a file in it.")] = ".",
     format: Annotated[
@@ -300,7 +337,6 @@ def graph(
         _write(text, utf8=format is not GraphFormat.text)
 
 
-@app.command("rules")
 def list_rules() -> None:
     """List every rule: code, name, default severity and summary."""
     from digestgate.registry import RegistryError, all_rules
@@ -313,7 +349,6 @@ def list_rules() -> None:
         typer.echo(f"{r.code}  {r.name:<30} {r.severity.value:<8} {r.summary}")
 
 
-@app.command("rule")
 def show_rule(
     code: Annotated[str, typer.Argument(metavar="CODE", help="A rule code or name, e.g. DG301.")],
 ) -> None:
@@ -334,10 +369,33 @@ def show_rule(
     typer.echo(markdown(rule), nl=False)
 
 
+def _run_runtime(argv: list[str]) -> NoReturn:
+    """`digestgate record|verify ...`: the light runtime check, without typer."""
+    from digestgate import runtime
+
+    try:
+        status = runtime.main(argv)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(status)
+
+
+def record(ctx: typer.Context) -> None:
+    """Write a provenance record of validated images (`digestgate record --help`)."""
+    _run_runtime(["record", *ctx.args])
+
+
+def verify(ctx: typer.Context) -> None:
+    """Check images to promote against provenance records (`digestgate verify --help`)."""
+    _run_runtime(["verify", *ctx.args])
+
+
 def main() -> None:
     """The `digestgate` command: never a traceback unless `--debug`, Ctrl-C exits 130."""
+    if sys.argv[1:2] and sys.argv[1] in RUNTIME_COMMANDS:
+        _run_runtime(sys.argv[1:])
     try:
-        app(prog_name="digestgate")
+        _app()(prog_name="digestgate")
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # a bug outside the checks: still one line, exit 2

@@ -493,14 +493,19 @@ def _own_build_retags(
     changed = []
     for op in facts.operations:
         sources = [a for a in op.images if a.use is ImageUse.COPY_SOURCE]
-        own = sources and all(
-            any(
+        from_build = [
+            a
+            for a in sources
+            if any(
                 p.kind is PieceKind.EXPR
                 and (m := _STEP_OUTPUT.search(p.text))
                 and m.group(1).lower() in builders
                 for p in a.value.pieces
             )
-            for a in sources
+        ]
+        # other dynamic words beside the build's digest are options (`"${tags[@]}"`)
+        own = bool(from_build) and not any(
+            a.value.is_static for a in sources if a not in from_build
         )
         if op.role is Role.PROMOTE and own:
             images = tuple(
