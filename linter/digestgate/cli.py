@@ -5,8 +5,9 @@ Heavy modules (the engine, YAML, rules) are imported inside the commands, so
 runtime check, `digestgate.runtime`) take a leaner path still: `main()` hands them to
 the runtime before typer is imported or the app built (`app` is built on first use).
 
-Exit statuses of the typer commands: 0 no finding at or above the failing severity, 1 findings, 2 usage, configuration or internal error. An internal
-error prints one line naming the file being read, never a traceback unless `--debug`.
+Exit statuses of the typer commands: 0 no finding at or above the failing severity,
+1 findings, 2 usage, configuration or internal error. An internal error prints one
+line naming the file being read, never a traceback unless `--debug`.
 """
 
 from __future__ import annotations
@@ -381,12 +382,12 @@ def _run_runtime(argv: list[str]) -> NoReturn:
 
 
 def record(ctx: typer.Context) -> None:
-    """Write a provenance record of validated images (`digestgate record --help`)."""
+    """Write a provenance record of validated images (runs without typer)."""
     _run_runtime(["record", *ctx.args])
 
 
 def verify(ctx: typer.Context) -> None:
-    """Check images to promote against provenance records (`digestgate verify --help`)."""
+    """Check images to promote against their provenance records."""
     _run_runtime(["verify", *ctx.args])
 
 

@@ -24,9 +24,8 @@ import stat
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from digestgate import __version__
 from digestgate.imageref import RefError, check_digest, parse
@@ -36,6 +35,7 @@ __all__ = [
     "PREDICATE_TYPE",
     "STATEMENT_TYPE",
     "Context",
+    "Outcome",
     "Record",
     "RecordError",
     "Subject",
@@ -72,8 +72,7 @@ class UsageError(Exception):
     """Bad command-line input; exit 2."""
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
+class Subject(NamedTuple):
     """A normalised image name (no tag, no digest) and its sha256 hex."""
 
     name: str
@@ -84,8 +83,7 @@ class Subject:
         return f"sha256:{self.sha256}"
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(NamedTuple):
     """Where a record comes from, or what `verify` checks it against."""
 
     repository: str | None = None
@@ -96,8 +94,7 @@ class Context:
     server_url: str = DEFAULT_SERVER_URL
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """A loaded, well-formed record."""
 
     path: str
@@ -105,7 +102,7 @@ class Record:
     passed: bool
     repository: str
     commit: str
-    digests: Mapping[str, str] = field(default_factory=dict)  # name -> sha256 hex
+    digests: Mapping[str, str]  # name -> sha256 hex
 
 
 # --- context -------------------------------------------------------------------------
@@ -461,8 +458,7 @@ def _match_error(
     return f"record {first.path} is for commit {first.commit}, not {commit}", None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     image: str
     reason: str | None
     record: Record | None = None
