@@ -395,6 +395,9 @@ def main() -> None:
     """The `digestgate` command: never a traceback unless `--debug`, Ctrl-C exits 130."""
     if sys.argv[1:2] and sys.argv[1] in RUNTIME_COMMANDS:
         _run_runtime(sys.argv[1:])
+    if sys.argv[1:] == ["--version"]:  # answered before the command line app is built
+        print(f"digestgate {__version__}")
+        sys.exit(0)
     try:
         _app()(prog_name="digestgate")
     except KeyboardInterrupt:
