@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -42,6 +43,7 @@ __all__ = [
     "build_statement",
     "load_record",
     "main",
+    "registry_error",
     "subjects_from_images",
     "subjects_from_metadata",
     "verify_images",
@@ -59,6 +61,7 @@ DEFAULT_SERVER_URL = "https://github.com"
 
 _HEX = frozenset("0123456789abcdef")
 _COMMIT_LENGTHS = (40, 64)  # SHA-1 and SHA-256 object names
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 
 USAGE_ERROR = 2
 BLOCKED = 1
@@ -464,6 +467,38 @@ class Outcome(NamedTuple):
     record: Record | None = None
 
 
+def registry_error(
+    image: str, *, expect_tag: str | None, environ: Mapping[str, str], timeout: float = 10
+) -> str | None:
+    """Check 5: why `image` (digest-pinned, checks 1-4 passed) is blocked by its registry,
+    or None: its digest must exist there and, with `expect_tag`, `NAME:TAG` must resolve
+    to exactly that digest. Fail-closed: a registry error blocks."""
+    from digestgate import registry_client  # only with --registry
+
+    ref = parse(image)
+    digest = ref.digest
+    host = ref.normalized_domain
+    try:
+        found = registry_client.head_digest(ref, env=environ, timeout=timeout)
+        if found is None:
+            return f"digest {digest} not found in {host}"
+        if found != digest:
+            return f"{host} answered digest {found} for {digest}"
+        if expect_tag is not None:
+            tagged = parse(f"{ref.name}:{expect_tag}")
+            resolved = registry_client.head_digest(tagged, env=environ, timeout=timeout)
+            name = f"{ref.normalized_name}:{expect_tag}"
+            if resolved is None:
+                return f"tag {name} not found in {host}"
+            if resolved != digest:
+                return f"tag {name} resolves to {resolved}, not to {digest}"
+    except registry_client.RegistryError as exc:
+        return f"registry check failed: {exc}"
+    except RefError as exc:
+        return f"registry check failed: {exc}"
+    return None
+
+
 def verify_images(
     images: Sequence[str],
     record_paths: Sequence[str],
@@ -471,8 +506,12 @@ def verify_images(
     repository: str | None,
     commit: str | None,
     any_commit: bool,
+    registry: bool = False,
+    expect_tag: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> list[Outcome]:
-    """One outcome per image: blocked with a reason, or vouched for by a record."""
+    """One outcome per image: blocked with a reason, or vouched for by a record (and,
+    with `registry`, present in its registry, `expect_tag` resolving to it)."""
     records: list[Record] = []
     record_error: str | None = None
     for path in record_paths:
@@ -497,6 +536,12 @@ def verify_images(
             reason = record_error or missing
         if reason is None and subject is not None and repository is not None:
             reason, record = _match_error(subject, records, repository, commit)
+            if reason is None and registry:
+                reason = registry_error(
+                    image,
+                    expect_tag=expect_tag,
+                    environ=os.environ if environ is None else environ,
+                )
             if reason is None:
                 outcomes.append(Outcome(image, None, record))
                 continue
@@ -596,6 +641,20 @@ def _verify_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Accept records of any commit of the repository.",
     )
+    parser.add_argument(
+        "--registry",
+        action="store_true",
+        help=(
+            "Also check that each digest exists in its registry (HEAD of the manifest; "
+            "anonymous, token or basic auth from DIGESTGATE_REGISTRY_USER/_PASSWORD or "
+            "the Docker config)."
+        ),
+    )
+    parser.add_argument(
+        "--expect-tag",
+        metavar="TAG",
+        help="With --registry: NAME:TAG must resolve to exactly the digest to promote.",
+    )
     return parser
 
 
@@ -661,6 +720,11 @@ def verify_command(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     try:
         repository = _repository(args.repository, environ)
         commit = None if args.any_commit else _commit(args.commit, environ)
+        if args.expect_tag is not None:
+            if not args.registry:
+                raise UsageError("--expect-tag needs --registry")
+            if not _TAG.fullmatch(args.expect_tag):
+                raise UsageError(f"--expect-tag {args.expect_tag!r} is not a valid tag")
     except UsageError as exc:
         _error(str(exc))
         return USAGE_ERROR
@@ -670,6 +734,9 @@ def verify_command(argv: Sequence[str], environ: Mapping[str, str]) -> int:
         repository=repository,
         commit=commit,
         any_commit=args.any_commit,
+        registry=args.registry,
+        expect_tag=args.expect_tag,
+        environ=environ,
     )
     blocked = 0
     for outcome in outcomes:
@@ -678,9 +745,10 @@ def verify_command(argv: Sequence[str], environ: Mapping[str, str]) -> int:
             _error(f"blocked {outcome.image}: {outcome.reason}")
         elif outcome.record is not None:
             r = outcome.record
+            where = " and present in its registry" if args.registry else ""
             print(
                 f"digestgate: verified {outcome.image} "
-                f"(PASSED in {r.path} for {r.repository}@{r.commit})"
+                f"(PASSED in {r.path} for {r.repository}@{r.commit}{where})"
             )
     if blocked:
         _error(f"{blocked} of {len(outcomes)} image(s) blocked")
