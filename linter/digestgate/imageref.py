@@ -61,6 +61,19 @@ DIGEST_LENGTHS: dict[str, int] = {"sha256": 64, "sha512": 128}
 #: Stands for any run of unknown text (an expression, a variable) in `split_static`.
 PLACEHOLDER = "\x00"
 
+# A registry on the runner itself: `localhost`, `*.localhost`, 127.0.0.0/8, 0.0.0.0 or
+# [::1], with any port, followed by the repository path.
+_ON_RUNNER = re.compile(
+    r"^(localhost|[^/]+\.localhost|127(\.\d{1,3}){3}|0\.0\.0\.0|\[::1\])(:[^/]*)?/", re.I
+)
+
+
+def on_runner(ref: str) -> bool:
+    """The reference names a registry on the runner (`localhost:5000/app:ci`): a test
+    fixture that lives as long as the job, not an image anyone promotes or pulls."""
+    return _ON_RUNNER.match(ref.strip()) is not None
+
+
 # Substituted for a placeholder when checking the static rest of a reference: a digit
 # is valid wherever a letter or digit is (domain, port, path, tag), so a reference whose
 # static text is valid stays valid.

@@ -40,6 +40,7 @@ from digestgate.facts import (
     value_of_text,
 )
 from digestgate.graph import ExpandedStep, JobNode, RepoGraph
+from digestgate.imageref import on_runner
 from digestgate.model import Job, Step, Text, Workflow
 from digestgate.nodes import YMap, YScalar, YSeq
 from digestgate.repository import Repository
@@ -517,15 +518,6 @@ def _own_build_retags(
     return replace(facts, operations=tuple(changed))
 
 
-_LOCAL_REGISTRIES = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]")
-
-
-def _is_local_registry(value: Value) -> bool:
-    text = value.text
-    head = text.split("/", 1)[0].split(":", 1)[0].lower()
-    return "/" in text and (head in _LOCAL_REGISTRIES or head.endswith(".localhost"))
-
-
 def _local_copies(operations: list[Operation]) -> tuple[list[Operation], list[ImageArg]]:
     """A copy whose every target is a registry on the runner (`localhost:5000/x`) is a
     test fixture, not a promotion: its sources stay as role-less references."""
@@ -533,11 +525,7 @@ def _local_copies(operations: list[Operation]) -> tuple[list[Operation], list[Im
     refs: list[ImageArg] = []
     for op in operations:
         targets = [a for a in op.images if a.use is ImageUse.COPY_TARGET]
-        if (
-            op.role is Role.PROMOTE
-            and targets
-            and all(_is_local_registry(a.value) for a in targets)
-        ):
+        if op.role is Role.PROMOTE and targets and all(on_runner(a.value.text) for a in targets):
             refs += [
                 ImageArg(a.value, ImageUse.PULL) for a in op.images if a.use is ImageUse.COPY_SOURCE
             ]

@@ -33,7 +33,7 @@ from digestgate.commands import flat_text, slice_value
 from digestgate.facts import ImageArg, ImageUse, Operation, PieceKind, Role, Value
 from digestgate.findings import Location
 from digestgate.graph import ExpandedStep, JobNode
-from digestgate.imageref import split_static
+from digestgate.imageref import on_runner, split_static
 from digestgate.provenance import Kind, Provenance
 
 _ASSEMBLY_TOOLS = ("imagetools create", "manifest create")
@@ -268,20 +268,13 @@ def _namespace(text: str) -> str:
     return "/".join(pieces[:2]) if len(pieces) >= 3 else ""
 
 
-_LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]")
-
-
 def _to_local_registry(op: Operation) -> bool:
     """A copy whose every target is a throwaway registry on the runner
     (`localhost:5000/...`): a test fixture, not a promotion."""
     targets = [a for a in op.images if a.use is ImageUse.COPY_TARGET]
     if op.role is not Role.PROMOTE or not targets:
         return False
-    for arg in targets:
-        head = flat_text(arg.value).split("/", 1)[0].split(":", 1)[0].lower()
-        if head not in _LOCAL_HOSTS or "/" not in flat_text(arg.value):
-            return False
-    return True
+    return all(on_runner(flat_text(arg.value)) for arg in targets)
 
 
 def judge(analysis: Analysis, site: ImageSite) -> tuple[Provenance, Verdict]:

@@ -32,11 +32,10 @@ from digestgate.facts import (
 )
 from digestgate.findings import Location
 from digestgate.graph import ExpandedStep, JobNode
-from digestgate.imageref import PLACEHOLDER, RefError, parse, split_static
+from digestgate.imageref import PLACEHOLDER, RefError, on_runner, parse, split_static
 from digestgate.provenance import DIGEST_SOURCES, Origin, Provenance, Site
 from digestgate.span import Span
 
-LOCAL_REGISTRIES = ("localhost", "127.0.0.1", "[::1]", "0.0.0.0")
 # what a validation can do with the image it checks (references, not names)
 CONSUMING = frozenset(
     {ImageUse.RUN, ImageUse.PULL, ImageUse.SERVICE, ImageUse.SCAN, ImageUse.INPUT}
@@ -111,10 +110,7 @@ def _is_push(op: Operation) -> bool:
 
 
 def _is_local(arg: ImageArg) -> bool:
-    text = arg.value.text.strip().lower()
-    host = text.split("/", 1)[0] if "/" in text else ""
-    name = host.split(":", 1)[0]
-    return name in LOCAL_REGISTRIES or name.endswith(".localhost") or host.startswith("[::1]")
+    return on_runner(arg.value.text)
 
 
 def pushes(analysis: Analysis, node: JobNode) -> list[Push]:

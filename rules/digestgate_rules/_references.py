@@ -45,7 +45,15 @@ from digestgate.expressions import (
 from digestgate.facts import ImageUse, PieceKind, Role, Value, value_of_text
 from digestgate.findings import Location, Severity
 from digestgate.graph import JobNode
-from digestgate.imageref import PLACEHOLDER, RefError, RefShape, check_digest, parse, split_static
+from digestgate.imageref import (
+    PLACEHOLDER,
+    RefError,
+    RefShape,
+    check_digest,
+    on_runner,
+    parse,
+    split_static,
+)
 from digestgate.model import Job, Text
 from digestgate.nodes import YMap, YNode, YScalar, YSeq
 from digestgate.provenance import Kind, Provenance
@@ -627,12 +635,9 @@ def _promotion_source(site: ImageSite) -> bool:
     return op is not None and op.role in (Role.PROMOTE, Role.DEPLOY)
 
 
-_LOOPBACK = re.compile(r"^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?/")
-
-
 def _loopback(shape: RefShape) -> bool:
     """A reference to a registry on the runner itself (`localhost:5000/app:test`)."""
-    return _LOOPBACK.match(shape.name_text) is not None
+    return on_runner(shape.name_text)
 
 
 def _flat(value: Value) -> str:

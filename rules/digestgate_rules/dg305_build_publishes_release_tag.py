@@ -33,7 +33,7 @@ from digestgate.facts import (
 )
 from digestgate.findings import Finding, Location, Severity
 from digestgate.graph import ExpandedStep, JobNode
-from digestgate.imageref import PLACEHOLDER, split_static
+from digestgate.imageref import PLACEHOLDER, on_runner, split_static
 from digestgate.metadata_action import RefKind
 from digestgate.model import Text, Workflow
 from digestgate.nodes import YMap, YScalar, YSeq
@@ -58,7 +58,6 @@ SAMPLE = "\x03"  # before a stand-in for a name part that holds no tag (`github.
 UNKNOWN = PLACEHOLDER
 _MAX_ALTERNATIVES = 16
 _MAX_DEPTH = 12
-_LOCAL_REGISTRIES = ("localhost", "127.0.0.1", "[::1]", "0.0.0.0")
 _NAMES = (ImageUse.TAG, ImageUse.PUSH, ImageUse.COPY_TARGET)
 _BAKE_INPUTS = ("files", "source")  # bake definitions a pushing bake reads its tags from
 _ITEMS = re.compile(r"[\s,;]+")
@@ -880,7 +879,7 @@ class _Checker:
         items = [item for a in alts for item in _ITEMS.split(a) if item]
         for alt in dict.fromkeys(items):
             name, tag, digest = _split(alt)
-            if digest is not None or name.startswith(_LOCAL_REGISTRIES) or META in name:
+            if digest is not None or on_runner(name) or META in name:
                 continue
             concrete = alt.replace(REF, "v1").replace(GIT_TAG, "v1").replace(SAMPLE, "")
             if split_static(concrete).error is not None:
