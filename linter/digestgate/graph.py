@@ -21,7 +21,7 @@ exist) are collected as DG001 problems. Rules query this graph; they never rebui
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -274,10 +274,6 @@ class RepoGraph:
     def roots_of(self, path: str) -> list[JobNode]:
         """Top-level instances of a workflow's jobs (not reached through a call)."""
         return [n for n in self.nodes if n.path == path and not n.via]
-
-    def iter_instances(self) -> Iterator[tuple[JobNode, Job]]:
-        for n in self.nodes:
-            yield n, self.job(n)
 
 
 def _problem(graph: RepoGraph, path: str, problem: Problem) -> None:

@@ -220,9 +220,9 @@ class Provenancer:
         written; a file from a downloaded artifact is a DIGEST when the artifact comes
         from this run (an upstream job made it), EXTERNAL when from another run."""
         from digestgate.catalogue import artifact_io
-        from digestgate.stepfacts import _inner_commands
+        from digestgate.stepfacts import inner_commands
 
-        commands = _inner_commands(command, path)
+        commands = inner_commands(command, path)
         if not commands or commands[0].name not in _FILE_READERS:
             return None
         files = [a.text for a in commands[0].argv[1:] if a.is_static and not a.text.startswith("-")]
@@ -649,7 +649,7 @@ def _of_literal(text: str, path: str, span: Span) -> Provenance:
 def _of_command(command: str, path: str, span: Span | None) -> Provenance:
     """`$(crane digest x)` and other read-backs: ask the command classifier."""
     from digestgate.commands import pipeline_digest_source
-    from digestgate.stepfacts import _inner_commands, is_digest_list_command
+    from digestgate.stepfacts import inner_commands, is_digest_list_command
 
     if is_digest_list_command(command):
         return Provenance(
@@ -658,7 +658,7 @@ def _of_command(command: str, path: str, span: Span | None) -> Provenance:
             Origin(path, span or Span(1, 1, 1, 1)),
         )
 
-    source = pipeline_digest_source(_inner_commands(command, path))
+    source = pipeline_digest_source(inner_commands(command, path))
     origin = Origin(path, span or Span(1, 1, 1, 1))
     if source in DIGEST_SOURCES:
         return Provenance(Kind.DIGEST, f"the digest read back by `{command.strip()}`", origin)

@@ -28,14 +28,5 @@ class Span:
             other.end_column,
         ) <= (self.end_line, self.end_column)
 
-    def shifted(self, line_delta: int, column_delta: int) -> Span:
-        """Move a span found in a sub-text (one-line text only for the column)."""
-        return Span(
-            self.line + line_delta,
-            self.column + column_delta,
-            self.end_line + line_delta,
-            self.end_column + (column_delta if self.end_line == self.line else 0),
-        )
-
 
 WHOLE_FILE = Span(1, 1, 1, 1)

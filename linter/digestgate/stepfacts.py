@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -219,7 +220,7 @@ class Facts:
                 from digestgate.pyscripts import analyse_python
 
                 py = analyse_python(text.value, path, text.locate)
-                return self._python_facts(py, path)
+                return self._python_facts(py)
             return ScriptFacts(opaque=True, notes=(f"shell `{shell}` is not analysed",))
         parsed = shell_mod.analyse(text.value, path, text.locate, env=env, shell=shell)
         return self._commands_facts(
@@ -272,7 +273,7 @@ class Facts:
             tuple(dict.fromkeys(scripts)),
         )
 
-    def _python_facts(self, py: PythonScript, path: str) -> ScriptFacts:
+    def _python_facts(self, py: PythonScript) -> ScriptFacts:
         from digestgate import commands as cmd_mod
 
         images = cmd_mod.analyse_script(py.commands)
@@ -307,7 +308,7 @@ class Facts:
         if kind == "python":
             from digestgate.pyscripts import analyse_python
 
-            return self._python_facts(analyse_python(text, rel), rel)
+            return self._python_facts(analyse_python(text, rel))
         from digestgate import shell as shell_mod
 
         locate = shell_mod.file_locator(text)
@@ -556,19 +557,21 @@ def _classify_write(write: OutputWrite, commands: tuple[Command, ...]) -> Output
 
     for piece in write.value.pieces:
         if piece.kind is PieceKind.COMMAND:
-            source = pipeline_digest_source(_inner_commands(piece.text, write.path))
+            source = pipeline_digest_source(inner_commands(piece.text, write.path))
             if source is not None:
                 return replace(write, source=source)
     return write
 
 
-def _inner_commands(text: str, path: str) -> list[Command]:
-    """The top-level commands of a `$(...)` text (positions are not needed here)."""
+@lru_cache(maxsize=4096)
+def inner_commands(text: str, path: str) -> tuple[Command, ...]:
+    """The top-level commands of a `$(...)` text (positions are not needed here).
+    Cached: the classifier of writes and provenance both ask about the same text."""
     from digestgate.shell import analyse
     from digestgate.span import Span
 
     parsed = analyse(text, path, lambda offset, length: Span(1, 1, 1, 1))
-    return [c for c in parsed.commands if not c.substituted]
+    return tuple(c for c in parsed.commands if not c.substituted)
 
 
 def _step_of(script: ScriptFacts) -> StepFacts:
