@@ -31,7 +31,10 @@ def _location(loc: Location) -> dict[str, Any]:
     }
 
 
-def document(findings: Sequence[Finding], files: int) -> dict[str, Any]:
+def document(
+    findings: Sequence[Finding], files: int, baseline_stale: int | None = None
+) -> dict[str, Any]:
+    """The document; `baseline_stale` (given with `--baseline`) joins the summary."""
     out = []
     for f in findings:
         s = f.location.span
@@ -54,17 +57,17 @@ def document(findings: Sequence[Finding], files: int) -> dict[str, Any]:
             }
         )
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
-    return {
-        "version": VERSION,
-        "findings": out,
-        "summary": {
-            "files": files,
-            "findings": len(findings),
-            "errors": errors,
-            "warnings": len(findings) - errors,
-        },
+    summary = {
+        "files": files,
+        "findings": len(findings),
+        "errors": errors,
+        "warnings": len(findings) - errors,
     }
+    if baseline_stale is not None:
+        summary["baseline_stale"] = baseline_stale
+    return {"version": VERSION, "findings": out, "summary": summary}
 
 
-def render(findings: Sequence[Finding], files: int) -> str:
-    return json.dumps(document(findings, files), indent=2, ensure_ascii=False) + "\n"
+def render(findings: Sequence[Finding], files: int, baseline_stale: int | None = None) -> str:
+    doc = document(findings, files, baseline_stale)
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
