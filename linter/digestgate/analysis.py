@@ -243,8 +243,30 @@ def last_component(name: str) -> str:
 _VALIDATING_USES = (ImageUse.RUN, ImageUse.SERVICE, ImageUse.SCAN, ImageUse.INPUT)
 
 
+def _builds_upstream(analysis: Analysis, node: JobNode) -> list[Build]:
+    """The builds of the jobs upstream of `node`, in `builds()` order (looked up by
+    job, not by going through every build of the repository for every job)."""
+    by_node: dict[JobNode, list[tuple[int, Build]]] | None = analysis.__dict__.get("_by_node")
+    if by_node is None:
+        by_node = {}
+        for i, build in enumerate(analysis.builds()):
+            by_node.setdefault(build.node, []).append((i, build))
+        analysis.__dict__["_by_node"] = by_node
+    found = [item for n in analysis.graph.upstream(node) for item in by_node.get(n, ())]
+    found.sort(key=lambda item: item[0])
+    return [build for _, build in found]
+
+
 def _validations(analysis: Analysis, node: JobNode) -> Iterator[ArtifactValidation]:
-    builds_before = [b for b in analysis.builds() if b.node in analysis.graph.upstream(node)]
+    before: list[Build] | None = None
+
+    def builds_before() -> list[Build]:
+        """The builds upstream of the job: found when the job validates something."""
+        nonlocal before
+        if before is None:
+            before = _builds_upstream(analysis, node)
+        return before
+
     job_builds: list[Build] = []
     validating_job = Role.VALIDATE in analysis.roles.of(node)
     started: list[ImageSite] = []  # containers/services running in the job
@@ -269,7 +291,7 @@ def _validations(analysis: Analysis, node: JobNode) -> Iterator[ArtifactValidati
             if not consumed:
                 consumed = started  # a test runner against what the job runs
             for image in consumed:
-                found = analysis.match_build(image, builds_before, job_builds)
+                found = analysis.match_build(image, builds_before(), job_builds)
                 if found is not None:
                     build, how = found
                     yield ArtifactValidation(node, i, op, image, build, how)
@@ -277,7 +299,7 @@ def _validations(analysis: Analysis, node: JobNode) -> Iterator[ArtifactValidati
         started += [s for s in sites if s.arg.use in (ImageUse.RUN, ImageUse.SERVICE)]
     if validating_job:
         for image in (s for s in analysis.images(node) if s.step is None):
-            found = analysis.match_build(image, builds_before, [])
+            found = analysis.match_build(image, builds_before(), [])
             if found is not None:
                 yield ArtifactValidation(node, None, None, image, found[0], found[1])
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
@@ -23,6 +24,10 @@ from digestgate import __version__
 
 if TYPE_CHECKING:
     import typer
+
+    from digestgate import engine
+    from digestgate.baseline import Baseline
+    from digestgate.findings import Finding
 
 #: The commands `main()` runs without typer (see `digestgate.runtime`).
 RUNTIME_COMMANDS = ("record", "verify")
@@ -50,6 +55,7 @@ def _build_app() -> typer.Typer:
     new.command("graph")(graph)
     new.command("rules")(list_rules)
     new.command("rule")(show_rule)
+    new.command("lsp")(lsp)
     passthrough = {"ignore_unknown_options": True, "allow_extra_args": True}
     new.command("record", context_settings=passthrough, add_help_option=False)(record)
     new.command("verify", context_settings=passthrough, add_help_option=False)(verify)
@@ -75,6 +81,8 @@ def __getattr__(name: str) -> object:
 class Format(str, Enum):
     text = "text"
     json = "json"
+    sarif = "sarif"
+    github = "github"
 
 
 class Color(str, Enum):
@@ -196,12 +204,43 @@ def check(
     exit_zero: Annotated[
         bool, typer.Option("--exit-zero", help="Exit 0 even when there are findings.")
     ] = False,
+    baseline: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--baseline", metavar="FILE", help="Report only findings that are not in this file."
+        ),
+    ] = None,
+    write_baseline: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--write-baseline",
+            metavar="FILE",
+            help="Record today's findings in this file (for --baseline) and exit 0.",
+        ),
+    ] = None,
+    jobs: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            metavar="N",
+            help="Worker processes (default: one per CPU for large runs, else one).",
+            show_default=False,
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Neither use nor update the cache of results."),
+    ] = False,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
     ] = False,
 ) -> None:
     """Check workflows and report findings."""
     from digestgate import engine
+    from digestgate.baseline import BaselineError
+    from digestgate.baseline import load as load_baseline
     from digestgate.config import ConfigError, check_codes
     from digestgate.discover import DiscoveryError
     from digestgate.registry import RegistryError, known_codes
@@ -212,6 +251,12 @@ def check(
         _fail("reading stdin (`-`) needs --stdin-filename")
     if config is not None and not config.is_file():
         _fail(f"{config}: configuration file not found")
+    known: Baseline | None = None
+    if baseline is not None and write_baseline is None:  # a bad file fails before the run
+        try:
+            known = load_baseline(baseline)
+        except BaselineError as exc:
+            _fail(str(exc))
     try:
         select_codes = _codes(select)
         ignore_codes = _codes(ignore)
@@ -229,6 +274,8 @@ def check(
         stdin_filename=stdin_filename,
         stdin=sys.stdin.buffer.read() if "-" in paths else b"",
         keep_models=False,
+        jobs=jobs,
+        cache=not no_cache,
     )
     PROGRESS.current = None  # not a file of an earlier run in this process
     try:
@@ -238,20 +285,21 @@ def check(
     except Exception as exc:
         _internal_error(exc, _checking(), debug)
     findings = result.findings
+    if write_baseline is not None:
+        _write_baseline(write_baseline, findings)
+    failing = {id(f) for f in result.failing()}
+    stale: int | None = None
+    if known is not None:
+        findings, stale = _apply_baseline(known, findings, paths, options)
     try:
-        if format is Format.json:
-            from digestgate.reporters import jsondoc
-
-            text = jsondoc.render(findings, result.files)
-        else:
-            from digestgate.reporters import text as text_reporter
-
-            text = text_reporter.render(
-                findings,
-                result.files,
-                color=output is None and _use_color(color, sys.stdout),
-                quiet=quiet,
-            )
+        text = _render(
+            format,
+            findings,
+            result.files,
+            color=output is None and _use_color(color, sys.stdout),
+            quiet=quiet,
+            stale=stale,
+        )
     except Exception as exc:
         _internal_error(exc, f"writing the {format.value} report", debug)
     if output is not None:
@@ -260,8 +308,63 @@ def check(
         except OSError as exc:
             _fail(f"{output}: cannot write: {exc.strerror or exc}")
     else:
-        _write(text, utf8=format is Format.json)
-    raise typer.Exit(1 if result.failing() and not exit_zero else 0)
+        _write(text, utf8=format is not Format.text)
+    if stale and format in (Format.sarif, Format.github):
+        from digestgate.reporters.text import stale_note
+
+        typer.echo(f"digestgate: {stale_note(stale)}", err=True)
+    fails = any(id(f) in failing for f in findings)
+    raise typer.Exit(1 if fails and not exit_zero else 0)
+
+
+def _write_baseline(file: Path, findings: list[Finding]) -> NoReturn:
+    """`--write-baseline`: record the findings, say how many on stderr, exit 0."""
+    from digestgate.baseline import BaselineError, write
+
+    try:
+        count = write(file, findings)
+    except BaselineError as exc:
+        _fail(str(exc))
+    noun = "entry" if count == 1 else "entries"
+    typer.echo(f"digestgate: wrote {count} baseline {noun} to {file}", err=True)
+    raise typer.Exit(0)
+
+
+def _apply_baseline(
+    known: Baseline, findings: list[Finding], paths: list[str], options: engine.Options
+) -> tuple[list[Finding], int]:
+    """The findings not in the baseline, and how many of its entries matched nothing."""
+    from digestgate.baseline import apply, run_scope
+
+    applied = apply(findings, known, run_scope(paths, options, known.folder))
+    return applied.kept, len(applied.stale)
+
+
+def _render(
+    format: Format,
+    findings: list[Finding],
+    files: int,
+    *,
+    color: bool,
+    quiet: bool,
+    stale: int | None,
+) -> str:
+    """The report in `format`; colour is for text only."""
+    if format is Format.json:
+        from digestgate.reporters import jsondoc
+
+        return jsondoc.render(findings, files, stale)
+    if format is Format.sarif:
+        from digestgate.reporters import sarif
+
+        return sarif.render(findings, files)
+    if format is Format.github:
+        from digestgate.reporters import github
+
+        return github.render(findings, files, quiet=quiet)
+    from digestgate.reporters import text as text_reporter
+
+    return text_reporter.render(findings, files, color=color, quiet=quiet, stale=stale or 0)
 
 
 def _write(text: str, *, utf8: bool) -> None:
@@ -370,6 +473,21 @@ def show_rule(
     typer.echo(markdown(rule), nl=False)
 
 
+def lsp(
+    stdio: Annotated[
+        bool, typer.Option("--stdio", help="Talk over stdin/stdout (the default and only way).")
+    ] = False,
+) -> None:
+    """Run the language server on stdin/stdout (needs the `lsp` extra)."""
+    try:
+        from digestgate.lsp import serve
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        _fail("digestgate lsp needs the lsp extra: pip install 'digestgate[lsp]'")
+    serve()
+
+
 def _run_runtime(argv: list[str]) -> NoReturn:
     """`digestgate record|verify ...`: the light runtime check, without typer."""
     from digestgate import runtime
@@ -391,6 +509,125 @@ def verify(ctx: typer.Context) -> None:
     _run_runtime(["verify", *ctx.args])
 
 
+# `digestgate check` with only the options below is run without building the typer
+# app: typer converts every option through a pydantic adapter, which costs a third
+# of checking one small workflow (the pre-commit case). Anything else (`--help`, an
+# option not listed, a bad value) goes to typer, which parses it or says what is
+# wrong; tests/test_cli_fast.py holds both parsers to the same values.
+_FAST_FLAGS = {
+    "--quiet": "quiet",
+    "-q": "quiet",
+    "--no-config": "no_config",
+    "--exit-zero": "exit_zero",
+    "--no-cache": "no_cache",
+    "--debug": "debug",
+}
+_FAST_VALUES: dict[str, tuple[str, Callable[[str], object]]] = {
+    "--format": ("format", Format),
+    "-f": ("format", Format),
+    "--output": ("output", Path),
+    "-o": ("output", Path),
+    "--select": ("select", str),
+    "--ignore": ("ignore", str),
+    "--config": ("config", Path),
+    "--stdin-filename": ("stdin_filename", str),
+    "--color": ("color", Color),
+    "--baseline": ("baseline", Path),
+    "--write-baseline": ("write_baseline", Path),
+    "--jobs": ("jobs", int),
+    "-j": ("jobs", int),
+}
+_FAST_LISTS = ("select", "ignore")
+
+
+def fast_check_arguments(argv: list[str]) -> dict[str, object] | None:
+    """The arguments of `check()` for `digestgate check ARGV`, or None when typer
+    must parse them."""
+    code = check.__code__
+    defaults = check.__defaults__ or ()
+    names = code.co_varnames[: code.co_argcount]
+    optional = names[len(names) - len(defaults) :]
+    values: dict[str, object] = dict(zip(optional, defaults, strict=True))
+    paths: list[str] = []
+    lists: dict[str, list[str]] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "-" or not arg.startswith("-"):
+            paths.append(arg)
+            continue
+        name, eq, inline = arg.partition("=")
+        if name in _FAST_FLAGS and not eq:
+            values[_FAST_FLAGS[name]] = True
+            continue
+        if name not in _FAST_VALUES or (eq and not name.startswith("--")):
+            return None
+        if not eq:
+            if i >= len(argv):
+                return None
+            inline = argv[i]
+            i += 1
+        key, convert = _FAST_VALUES[name]
+        try:
+            value = convert(inline)
+        except ValueError:
+            return None
+        if key == "jobs" and not (isinstance(value, int) and value >= 1):
+            return None
+        if key in _FAST_LISTS:
+            lists.setdefault(key, []).append(inline)
+        else:
+            values[key] = value
+    if paths:
+        values["paths"] = paths
+    values.update(lists)
+    return values if set(values) == set(names) else None
+
+
+class _Typer:
+    """What `check` uses of typer, for a run without the app: `echo` and `Exit`,
+    without importing typer (a tenth of checking one small workflow); anything else
+    is typer's own, imported on first use."""
+
+    class Exit(Exception):
+        def __init__(self, code: int = 0) -> None:
+            super().__init__(code)
+            self.exit_code = code
+
+    @staticmethod
+    def echo(message: object = None, err: bool = False, nl: bool = True) -> None:
+        stream = sys.stderr if err else sys.stdout
+        stream.write(("" if message is None else str(message)) + ("\n" if nl else ""))
+        stream.flush()
+
+    def __getattr__(self, name: str) -> object:
+        import typer as typer_module
+
+        return getattr(typer_module, name)
+
+
+def _check_without_app(argv: list[str]) -> None:
+    """Run `digestgate check ARGV` without the typer app when `fast_check_arguments`
+    can read ARGV (exits); return otherwise."""
+    arguments = fast_check_arguments(argv)
+    if arguments is None:
+        return
+    names = globals()
+    saved = names.get("typer")
+    names["typer"] = _Typer()  # what the commands call typer
+    try:
+        check(**arguments)  # type: ignore[arg-type]
+    except _Typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    finally:  # main() exits; a caller in the same process (a test) gets typer back
+        if saved is None:
+            names.pop("typer", None)
+        else:
+            names["typer"] = saved
+    sys.exit(0)
+
+
 def main() -> None:
     """The `digestgate` command: never a traceback unless `--debug`, Ctrl-C exits 130."""
     if sys.argv[1:2] and sys.argv[1] in RUNTIME_COMMANDS:
@@ -399,6 +636,8 @@ def main() -> None:
         print(f"digestgate {__version__}")
         sys.exit(0)
     try:
+        if sys.argv[1:2] == ["check"]:
+            _check_without_app(sys.argv[2:])
         _app()(prog_name="digestgate")
     except KeyboardInterrupt:
         sys.exit(130)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from digestgate.cache import note_probe, note_read
 from digestgate.facts import Command, Piece, PieceKind, Value
 from digestgate.loader import MAX_BYTES, LoadError, decode, load_text
 from digestgate.nodes import YMap, YNode, YScalar, YSeq
@@ -561,13 +562,17 @@ def _read(base: Path, rel: str) -> ComposeFile | None:
         resolved = full.resolve()
         resolved.relative_to(base)
     except (OSError, ValueError, RuntimeError):
+        note_read(base, rel, None)
         return None
     try:
         if not resolved.is_file() or os.path.getsize(resolved) > MAX_BYTES:
+            note_probe(base, rel)
             return None
         data = resolved.read_bytes()
     except OSError:
+        note_read(base, rel, None)
         return None
+    note_read(base, rel, data)
     try:
         text = decode(data, rel)
     except LoadError:

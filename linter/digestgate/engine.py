@@ -1,30 +1,43 @@
 """The pipeline, end to end: discover -> load -> model -> graph -> rules -> findings.
 
-`check()` is what the CLI and the language server call. It reads each repository
-once, builds its graph once, runs every enabled rule's hooks, applies inline
-suppressions and configuration, and returns findings with fingerprints. It never
-raises for bad input: unreadable files and invalid YAML are DG000 findings, bad
-configuration is a `ConfigError` for the caller to print (exit 2).
+`check()` is what the CLI calls (the language server calls `check_target()` for one
+repository). It reads each repository once, builds its graph once, runs every enabled
+rule's hooks, applies inline suppressions and configuration, and returns findings
+with fingerprints. It never raises for bad input: unreadable files and invalid YAML
+are DG000 findings, bad configuration is a `ConfigError` for the caller to print
+(exit 2).
+
+A run over several repositories checks them in worker processes (`Options.jobs`),
+with the same results in the same order; with `Options.cache`, a repository whose
+files did not change since an earlier run is not checked again (`cache.py`).
 """
 
 from __future__ import annotations
 
+import copyreg
 import gc
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
-from digestgate.config import Config, load_config
 from digestgate.discover import Target, targets
 from digestgate.findings import Finding, Severity, with_fingerprints
-from digestgate.graph import RepoGraph, build_graph
-from digestgate.registry import all_rules, by_code, known_codes
-from digestgate.repository import PROGRESS, Repository, read_repository
-from digestgate.rule import Context, Rule, iter_steps
-from digestgate.span import Span
-from digestgate.suppressions import Outcome
-from digestgate.suppressions import apply as apply_suppressions
-from digestgate.suppressions import scan as scan_suppressions
+
+if TYPE_CHECKING:
+    from digestgate.cache import Store
+    from digestgate.config import Config
+    from digestgate.graph import RepoGraph
+    from digestgate.repository import Repository
+    from digestgate.rule import Context, Rule
+    from digestgate.span import Span
+    from digestgate.suppressions import Outcome
+
+# The stages (YAML, the model, the rules) are imported when a repository is checked,
+# not with this module: a run whose results all come from the cache never loads them.
 
 # Engine-level codes: reported by the engine itself, documented by their rule modules.
 BROKEN_CODES = ("DG000", "DG001")
@@ -41,6 +54,13 @@ class Options:
     stdin_filename: str | None = None
     stdin: bytes = b""
     keep_models: bool = True
+    # Worker processes for a run over several repositories; None: by the CPUs and the
+    # work (`default_jobs`). Results are the same, in the same order, for any number.
+    jobs: int | None = None
+    # Reuse the results of repositories whose files did not change (`cache.py`); only
+    # without `keep_models`, and never for content given on stdin.
+    cache: bool = False
+    cache_dir: Path | None = None  # default: `cache.default_folder()`
 
 
 @dataclass
@@ -76,27 +96,208 @@ class Result:
 
 def check(paths: Sequence[str], options: Options | None = None) -> Result:
     options = options or Options()
-    result = Result()
-    # Loading makes hundreds of thousands of small objects: the cyclic collector
-    # would spend a third of the run scanning them. It is paused while a repository
-    # is checked, and run once after each (ruamel.yaml's C loader leaves cycles).
+    found = targets(list(paths), options.stdin_filename, options.stdin)
+    store = _open_store(options)
+    results: list[RepoResult | None] = [None] * len(found)
+    todo: list[int] = []
+    for i, target in enumerate(found):
+        if store is not None and not target.stdin:
+            from digestgate.cache import lookup
+
+            results[i] = lookup(store, target, options)
+        if results[i] is None:
+            todo.append(i)
+    jobs = default_jobs([found[i] for i in todo]) if options.jobs is None else options.jobs
+    if jobs > 1 and len(todo) > 1:
+        for i, result in _check_parallel(found, todo, options, store, jobs):
+            results[i] = result
+    else:
+        for i, result in _check_serial(found, todo, options, store):
+            results[i] = result
+    if store is not None and store.written:
+        store.prune()
+    return Result([r for r in results if r is not None])
+
+
+# Checking makes hundreds of thousands of small objects: the cyclic collector would
+# spend a third of the run scanning them. It is paused while repositories are checked
+# and run once after each: little is left for it (the model has no reference cycles;
+# ruamel.yaml's C loader leaves a few), but what is left adds up over a long run.
+
+
+def _paused_gc() -> bool:
     was_enabled = gc.isenabled()
     gc.disable()
     gc.freeze()  # what exists now (modules, rules) is not scanned by those runs
+    return was_enabled
+
+
+def _collect(was_enabled: bool) -> None:
+    if was_enabled:
+        gc.collect()
+        gc.freeze()  # survivors (lazily imported libcst, caches) are not rescanned
+
+
+def _resumed_gc(was_enabled: bool) -> None:
+    gc.unfreeze()
+    if was_enabled:
+        gc.collect()
+        gc.enable()
+
+
+def _check_serial(
+    found: list[Target], todo: list[int], options: Options, store: Store | None
+) -> Iterable[tuple[int, RepoResult]]:
+    was_enabled = _paused_gc()
     try:
-        for target in targets(list(paths), options.stdin_filename, options.stdin):
-            result.repos.append(check_target(target, options))
-            if was_enabled:
-                gc.collect()
-                gc.freeze()  # survivors (lazily imported libcst, caches) are not rescanned
+        for i in todo:
+            yield i, _check_one(found[i], options, store)
+            _collect(was_enabled)
     finally:
-        gc.unfreeze()
-        if was_enabled:
-            gc.enable()
+        _resumed_gc(was_enabled)
+
+
+def _check_one(target: Target, options: Options, store: Store | None) -> RepoResult:
+    """`check_target`, recorded into the cache when there is one."""
+    if store is None or target.stdin:
+        return check_target(target, options)
+    from digestgate.cache import Entry, config_files, key, note_file, recording
+    from digestgate.discover import workflow_files
+
+    listing = workflow_files(target.root)
+    with recording() as reads:
+        for path in config_files(target, options):
+            note_file(path)
+        result = check_target(target, options)
+    store.save(Entry(key(target, options), listing, reads, result))
     return result
 
 
+def _open_store(options: Options) -> Store | None:
+    if not options.cache or options.keep_models:
+        return None
+    from digestgate.cache import Store
+
+    return Store.open(options.cache_dir)
+
+
+# -- parallel runs ------------------------------------------------------------------
+
+_MIN_PARALLEL_BYTES = 256 * 1024  # less workflow text than this is quicker in one process
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_jobs(work: Sequence[Target]) -> int:
+    """One process per CPU for a run over several repositories with enough workflow
+    text to pay for starting them; one otherwise (a pre-commit run, one repository)."""
+    if len(work) < 2:
+        return 1
+    cpus = available_cpus()
+    if cpus < 2 or sum(_weight(t) for t in work) < _MIN_PARALLEL_BYTES:
+        return 1
+    return min(cpus, len(work))
+
+
+def _weight(target: Target) -> int:
+    """The bytes of a repository's workflow files: how long checking it will take,
+    roughly."""
+    from digestgate.discover import WORKFLOW_DIRS
+
+    total = 0
+    for folder, _ in WORKFLOW_DIRS:
+        try:
+            with os.scandir(target.root / folder) as entries:
+                for entry in entries:
+                    try:
+                        total += entry.stat().st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total
+
+
+def _mapping_proxy(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(items)
+
+
+# A `Config` holds read-only mappings, which pickle cannot carry between processes
+# (or into the cache) by itself.
+copyreg.pickle(MappingProxyType, lambda proxy: (_mapping_proxy, (dict(proxy),)))
+
+
+def _check_parallel(
+    found: list[Target], todo: list[int], options: Options, store: Store | None, jobs: int
+) -> Iterable[tuple[int, RepoResult]]:
+    """Check `found[i]` for each `i` in `todo` in `jobs` worker processes, biggest
+    repositories first, and give the results back in the order of `todo`. A worker's
+    exception is raised here, at its repository's turn, as in a serial run."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from digestgate.registry import all_rules
+    from digestgate.repository import PROGRESS
+
+    # Forked workers share what the parent has imported: the rules and, through
+    # them, every stage.
+    all_rules()
+
+    method = "fork" if sys.platform == "linux" else "spawn"
+    context = multiprocessing.get_context(method)
+    folder = store.folder if store is not None else None
+    order = sorted(todo, key=lambda i: -_weight(found[i]))
+    was_enabled = _paused_gc()
+    for stream in (sys.stdout, sys.stderr):  # a forked worker flushes its copy on exit
+        stream.flush()
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    try:
+        futures = {i: pool.submit(_work, found[i], options, folder) for i in order}
+        for i in todo:
+            try:
+                result, written = futures[i].result()
+            except BaseException as exc:
+                where = getattr(exc, "digestgate_progress", None)
+                if where is not None:
+                    PROGRESS.current = where
+                raise
+            if store is not None:
+                store.written += written
+            yield i, result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _resumed_gc(was_enabled)
+
+
+def _work(target: Target, options: Options, folder: Path | None) -> tuple[RepoResult, int]:
+    """In a worker process: check one repository (and write its cache entry)."""
+    from digestgate.cache import Store
+    from digestgate.repository import PROGRESS
+
+    store = Store(folder) if folder is not None else None
+    was_enabled = gc.isenabled()  # the parent paused it before forking
+    gc.disable()
+    try:
+        result = _check_one(target, options, store)
+    except BaseException as exc:
+        # Which file was being checked, for the parent's one-line internal error.
+        exc.digestgate_progress = PROGRESS.current  # type: ignore[attr-defined]
+        raise
+    _collect(True)
+    if was_enabled:
+        gc.enable()
+    return result, store.written if store is not None else 0
+
+
 def load_target_config(target: Target, options: Options) -> Config:
+    from digestgate.config import load_config
+    from digestgate.registry import known_codes
+
     config = load_config(
         target.root,
         explicit=options.config_file,
@@ -107,6 +308,9 @@ def load_target_config(target: Target, options: Options) -> Config:
 
 
 def check_target(target: Target, options: Options) -> RepoResult:
+    from digestgate.graph import build_graph
+    from digestgate.repository import read_repository
+
     config = load_target_config(target, options)
     repo = read_repository(target, slug=config.repository)
     graph = build_graph(repo)
@@ -117,6 +321,11 @@ def check_target(target: Target, options: Options) -> RepoResult:
 
 
 def run_rules(repo: Repository, graph: RepoGraph, config: Config) -> list[Finding]:
+    from digestgate.registry import all_rules, known_codes
+    from digestgate.rule import Context
+    from digestgate.suppressions import apply as apply_suppressions
+    from digestgate.suppressions import scan as scan_suppressions
+
     broken = frozenset(repo.problems) | frozenset(graph.problems)
     context = Context(repo, graph, config, broken)
     raw: list[Finding] = []
@@ -158,33 +367,45 @@ def _with_severity(f: Finding, severity: Severity) -> Finding:
 
 
 def _run_rule(rule: Rule, context: Context) -> Iterable[Finding]:
+    from digestgate.repository import PROGRESS
+    from digestgate.rule import iter_steps
+
     repo = context.repository
     broken = frozenset() if rule.runs_on_broken else context.broken
+    root = str(repo.root)
 
     def skip(path: str) -> bool:
         return path in broken
 
-    PROGRESS.current = f"{repo.root} ({rule.code})"
+    def here(path: str) -> str:  # a string, not a Path: this runs for every step
+        return f"{os.path.join(root, path)} ({rule.code})"
+
+    PROGRESS.current = f"{root} ({rule.code})"
     yield from rule.check_repository()
     for wf in repo.workflows.values():
         if skip(wf.path):
             continue
-        PROGRESS.current = f"{repo.root / wf.path} ({rule.code})"
+        PROGRESS.current = here(wf.path)
         yield from rule.check_workflow(wf)
         for job in wf.jobs.values():
             yield from rule.check_job(wf, job)
     for action in repo.actions.values():
         if not skip(action.path):
-            PROGRESS.current = f"{repo.root / action.path} ({rule.code})"
+            PROGRESS.current = here(action.path)
             yield from rule.check_action(action)
+    last = None
     for owner, owner_job, step in iter_steps(repo):
         if not skip(owner.path):
-            PROGRESS.current = f"{repo.root / owner.path} ({rule.code})"
+            if owner.path is not last:  # steps come grouped by file
+                PROGRESS.current = here(owner.path)
+                last = owner.path
             yield from rule.check_step(owner, owner_job, step)
 
 
 def _suppression_findings(outcome: Outcome, context: Context) -> list[Finding]:
     """DG002 for unused or unknown suppressions, DG003 for a bare `ignore`."""
+    from digestgate.registry import by_code
+
     rules = by_code()
     out: list[Finding] = []
 

@@ -126,14 +126,9 @@ class Scenario:
         out.update(_callers(self.failed))  # the calling jobs fail with their callee
         return frozenset(out)
 
-    @cached_property
+    @property
     def _callees(self) -> dict[JobNode, list[JobNode]]:
-        out: dict[JobNode, list[JobNode]] = {}
-        for n in self.graph.nodes:
-            if n.via:
-                path, job = n.via[-1]
-                out.setdefault(JobNode(path, job, n.via[:-1]), []).append(n)
-        return out
+        return self.graph.callees  # the same for every scenario: made once per graph
 
     def workflow_run_conclusion(self, node: JobNode) -> frozenset[str] | None:
         """What the run that triggered `node`'s workflow concluded, when the scenario

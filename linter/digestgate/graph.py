@@ -25,11 +25,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from digestgate.cache import note_probe
 from digestgate.model import Action, Job, Problem, Step, Text, Workflow
 from digestgate.repository import Repository, action_file, self_reference_with_ref
 
 MAX_CALL_DEPTH = 10  # GitHub allows ten levels of reusable workflows
 MAX_COMPOSITE_DEPTH = 10
+MAX_CYCLE_SHOWN = 20  # jobs named in a `needs` cycle message
 
 
 class WorkflowGraph:
@@ -175,6 +177,25 @@ class RepoGraph:
         return out
 
     @cached_property
+    def _order(self) -> dict[JobNode, int]:
+        return {n: i for i, n in enumerate(self.nodes)}
+
+    def in_order(self, nodes: Iterable[JobNode]) -> list[JobNode]:
+        """`nodes` in the order of `self.nodes` (without walking all of them)."""
+        order = self._order
+        return sorted((n for n in nodes if n in order), key=order.__getitem__)
+
+    @cached_property
+    def callees(self) -> dict[JobNode, list[JobNode]]:
+        """The job instances a calling job instance runs: its reusable workflow's jobs."""
+        out: dict[JobNode, list[JobNode]] = {}
+        for n in self.nodes:
+            if n.via:
+                path, job = n.via[-1]
+                out.setdefault(JobNode(path, job, n.via[:-1]), []).append(n)
+        return out
+
+    @cached_property
     def _in(self) -> dict[JobNode, list[Edge]]:
         inn: dict[JobNode, list[Edge]] = {n: [] for n in self.nodes}
         for e in self.edges:
@@ -297,6 +318,11 @@ def build_graph(repo: Repository) -> RepoGraph:
             )
         for cycle in wg.cycles():
             ring = " -> ".join([*cycle, cycle[0]])
+            if len(cycle) > MAX_CYCLE_SHOWN:  # one readable line, not thousands of names
+                ring = (
+                    " -> ".join(cycle[: MAX_CYCLE_SHOWN - 1])
+                    + f" -> ... ({len(cycle):,} jobs) -> {cycle[-1]} -> {cycle[0]}"
+                )
             first = wf.jobs[cycle[0]]
             _problem(graph, path, Problem(first.key_span, f"`needs` cycle: {ring}", first.id))
     _check_local_uses(graph)
@@ -374,6 +400,7 @@ def _resolve_calls(graph: RepoGraph) -> None:
                 continue  # a remote reusable workflow: opaque
             callee = repo.workflows.get(target)
             if callee is None:
+                note_probe(repo.root, target)
                 exists = (repo.root / target).is_file() or target in repo.problems
                 if not exists:
                     _problem(
@@ -404,45 +431,54 @@ def _instantiate(graph: RepoGraph) -> None:
     """Make job instances and needs/call/return edges for every workflow."""
     repo = graph.repository
     reported: set[tuple[str, str]] = set()
-
-    def add(path: str, via: tuple[tuple[str, str], ...]) -> dict[str, JobNode]:
-        wg = graph.workflows[path]
-        made = {j: JobNode(path, j, via) for j in wg.needs}
-        graph.nodes.extend(made.values())
-        for j, needs in wg.needs.items():
-            for n in needs:
-                graph.edges.append(Edge(made[n], made[j], "needs"))
-        for j, node in made.items():
-            callee = graph.calls.get((path, j))
-            if callee is None:
-                continue
-            if any(p == callee for p, _ in via) or callee == path:
-                key = (path, j)
-                if key not in reported:
-                    reported.add(key)
-                    job = repo.workflows[path].jobs[j]
-                    assert job.uses is not None
-                    _problem(
-                        graph,
-                        path,
-                        Problem(job.uses.span, f"reusable workflow call cycle through {callee}", j),
-                    )
-                continue
-            if len(via) >= MAX_CALL_DEPTH:
-                continue
-            inner = add(callee, (*via, (path, j)))
-            inner_graph = graph.workflows[callee]
-            for cj, cnode in inner.items():
-                if not inner_graph.needs[cj]:
-                    graph.edges.append(Edge(node, cnode, "call"))
-                for dep in wg.dependents[j]:
-                    graph.edges.append(Edge(cnode, made[dep], "return"))
-        return made
-
     called_only = {p for p, wf in repo.workflows.items() if _only_called(wf)}
     for path in repo.workflows:
         if path not in called_only or not any(c == path for c in graph.calls.values()):
-            add(path, ())
+            _add_instances(graph, reported, path, ())
+
+
+def _add_instances(
+    graph: RepoGraph,
+    reported: set[tuple[str, str]],
+    path: str,
+    via: tuple[tuple[str, str], ...],
+) -> dict[str, JobNode]:
+    """The jobs of the workflow at `path` as called through `via`, and the workflows
+    they call, recursively. (A module function, not a closure calling itself: that
+    would be a reference cycle keeping the graph alive until the cyclic collector.)"""
+    repo = graph.repository
+    wg = graph.workflows[path]
+    made = {j: JobNode(path, j, via) for j in wg.needs}
+    graph.nodes.extend(made.values())
+    for j, needs in wg.needs.items():
+        for n in needs:
+            graph.edges.append(Edge(made[n], made[j], "needs"))
+    for j, node in made.items():
+        callee = graph.calls.get((path, j))
+        if callee is None:
+            continue
+        if any(p == callee for p, _ in via) or callee == path:
+            key = (path, j)
+            if key not in reported:
+                reported.add(key)
+                job = repo.workflows[path].jobs[j]
+                assert job.uses is not None
+                _problem(
+                    graph,
+                    path,
+                    Problem(job.uses.span, f"reusable workflow call cycle through {callee}", j),
+                )
+            continue
+        if len(via) >= MAX_CALL_DEPTH:
+            continue
+        inner = _add_instances(graph, reported, callee, (*via, (path, j)))
+        inner_graph = graph.workflows[callee]
+        for cj, cnode in inner.items():
+            if not inner_graph.needs[cj]:
+                graph.edges.append(Edge(node, cnode, "call"))
+            for dep in wg.dependents[j]:
+                graph.edges.append(Edge(cnode, made[dep], "return"))
+    return made
 
 
 def _only_called(wf: Workflow) -> bool:
@@ -454,6 +490,9 @@ def _wire_workflow_run(graph: RepoGraph) -> None:
     by_name: dict[str, list[str]] = {}
     for path, wf in repo.workflows.items():
         by_name.setdefault(wf.display_name, []).append(path)
+    by_path: dict[str, list[JobNode]] = {}  # the job instances of each workflow, in order
+    for n in graph.nodes:
+        by_path.setdefault(n.path, []).append(n)
     for path, wf in repo.workflows.items():
         trigger = wf.trigger("workflow_run")
         if trigger is None:
@@ -473,9 +512,9 @@ def _wire_workflow_run(graph: RepoGraph) -> None:
                 )
             upstream.extend(m for m in matches if m != path and m not in upstream)
         graph.triggered_by[path] = tuple(upstream)
-        targets = [n for n in graph.nodes if n.path == path and not n.via]
+        targets = [n for n in by_path.get(path, ()) if not n.via]
         first = [n for n in targets if not graph.workflows[path].needs[n.job]]
         for up in upstream:
-            for source in (n for n in graph.nodes if n.path == up):
+            for source in by_path.get(up, ()):
                 for t in first:
                     graph.edges.append(Edge(source, t, "workflow_run"))

@@ -1,7 +1,8 @@
 """Load a YAML file into position-carrying nodes, or say exactly why not.
 
 The text is composed by ruamel.yaml's C-backed parser (libyaml) when the C
-extension is present, else by its pure-Python parser; both give the same marks.
+extension is present, else by its pure-Python parser; both give the same character
+indices, from which spans are counted (their line numbers differ on U+2028 and kin).
 GitHub's reading of YAML is followed: YAML 1.2 scalars (`on` is a string),
 anchors and aliases allowed, duplicate keys, merge keys (`<<`) and a root that
 is not a mapping are errors.
@@ -58,14 +59,18 @@ class Loaded:
     root: YMap
 
 
+def size_error(size: int) -> LoadError:
+    return LoadError(
+        Span(1, 1, 1, 1),
+        f"file is {size:,} bytes; digestgate reads workflow and action files "
+        f"up to {MAX_BYTES:,} bytes",
+    )
+
+
 def decode(data: bytes, path: str) -> str:
     """Bytes to text, or LoadError naming the first bad place."""
     if len(data) > MAX_BYTES:
-        raise LoadError(
-            Span(1, 1, 1, 1),
-            f"file is {len(data):,} bytes; digestgate reads workflow and action files "
-            f"up to {MAX_BYTES:,} bytes",
-        )
+        raise size_error(len(data))
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise LoadError(Span(1, 1, 1, 1), "file is UTF-16 or UTF-32 encoded; save it as UTF-8")
     nul = data.find(b"\x00")
@@ -90,8 +95,8 @@ def load_bytes(data: bytes, path: str) -> Loaded:
 
 def load_text(text: str, path: str) -> Loaded:
     source = Source(path, text)
-    _check_depth(text)
-    raw = _compose(text)
+    _check_depth(source)
+    raw = _compose(source)
     if raw is None:
         raise LoadError(Span(1, 1, 1, 1), "file is empty: expected a mapping")
     root = _Converter(source).convert(raw)
@@ -123,21 +128,62 @@ def _yaml(pure: bool) -> Any:
         from ruamel.yaml import YAML
 
         yaml = _YAML[pure] = YAML(typ="safe", pure=pure)
+        if not pure:
+            yaml.Resolver = _memo_resolver(yaml.Resolver)
     return yaml
 
 
-def _compose(text: str) -> Any:
+_MEMO_TEXT = 64  # scalars up to this long have their tags remembered
+_MEMO_SIZE = 50_000
+
+
+def _memo_resolver(base: type) -> type:
+    """ruamel's resolver, remembering the tag of each short plain scalar.
+
+    With the C parser the YAML version is always the default one (the parser does
+    not pass a `%YAML` directive on), so a scalar's tag depends on its text alone;
+    ruamel works the version out again (through three failed attribute lookups) for
+    every scalar, a sixth of the loading time."""
+    from ruamel.yaml.nodes import ScalarNode
+
+    memo: dict[tuple[str, Any], Any] = {}
+
+    class MemoResolver(base):  # type: ignore[misc]
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            if kind is not ScalarNode or len(value) > _MEMO_TEXT or self.yaml_path_resolvers:
+                return super().resolve(kind, value, implicit)
+            key = (value, implicit)
+            tag = memo.get(key)
+            if tag is None:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                tag = memo[key] = super().resolve(kind, value, implicit)
+            return tag
+
+    return MemoResolver
+
+
+def _point(source: Source, mark: Any) -> Span:
+    """Where a parser mark is, counted by the source's lines: the parsers also break
+    lines at U+0085, U+2028 and U+2029 (not in the same places), a file's lines do not."""
+    index = getattr(mark, "index", None)
+    if not isinstance(index, int) or not 0 <= index <= len(source.text):
+        return Span(1, 1, 1, 1)
+    return Span.point(*source.position(index))
+
+
+def _compose(source: Source) -> Any:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     pure = _PURE or not c_parser_available()
     try:
-        return _yaml(pure).compose(text)
+        return _yaml(pure).compose(source.text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
             problem = f"{exc.problem} ({exc.context})"
-        span = Span.point(mark.line + 1, mark.column + 1) if mark else Span(1, 1, 1, 1)
+        span = _point(source, mark) if mark else Span(1, 1, 1, 1)
         raise LoadError(span, f"invalid YAML: {_tidy(problem)}") from None
     except YAMLError as exc:
         raise LoadError(Span(1, 1, 1, 1), f"invalid YAML: {_tidy(str(exc))}") from None
@@ -149,7 +195,8 @@ def _tidy(message: str) -> str:
     return " ".join(message.split())
 
 
-def _check_depth(text: str) -> None:
+def _check_depth(source: Source) -> None:
+    text = source.text
     bound = (
         text.count("[")
         + text.count("{")
@@ -171,7 +218,7 @@ def _check_depth(text: str) -> None:
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
                     raise LoadError(
-                        Span.point(mark.line + 1, mark.column + 1),
+                        _point(source, mark),
                         f"YAML nested more than {MAX_DEPTH} levels deep",
                     )
             elif isinstance(event, CollectionEndEvent):
@@ -231,8 +278,10 @@ class _Converter:
                 stack.extend((c, False) for c in children if id(c) not in sizes)
 
     def _span(self, node: Any) -> Span:
-        s, e = node.start_mark, node.end_mark
-        line, col, end_line, end_col = s.line + 1, s.column + 1, e.line + 1, e.column + 1
+        # From character indices: the parsers' line numbers are not the file's (they
+        # also break lines at U+0085, U+2028, U+2029, and may point past the end).
+        line, col = self.source.position(node.start_mark.index)
+        end_line, end_col = self.source.position(node.end_mark.index)
         if end_col == 1 and end_line > line:
             # block scalars and collections end at the start of the next line
             end_line -= 1

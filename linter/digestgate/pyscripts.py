@@ -87,6 +87,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from digestgate.cache import note_probe
 from digestgate.facts import (
     Command,
     ImageArg,
@@ -181,6 +182,7 @@ def module_path(module: str, root: Path) -> str | None:
     rel = module.replace(".", "/")
     for base in ("", "src/"):
         for candidate in (f"{base}{rel}.py", f"{base}{rel}/__main__.py"):
+            note_probe(root, candidate)
             try:
                 if (root / candidate).is_file():
                     return candidate
@@ -1452,6 +1454,13 @@ class _Analyser:
                     self._standalone(func)
         except _Stop:
             self.problem(1, f"the analysis stopped after {MAX_STEPS} statements")
+        finally:
+            # A scope names its functions and each function points back to its scope:
+            # cycles that would keep the syntax trees alive until the cyclic collector
+            # runs. Nothing reads the scopes after the walk: clear them.
+            module.names.clear()
+            for func in self.funcs:
+                func.scope.names.clear()
 
     def _top(self, stmt: cst.CSTNode, scope: _Scope) -> None:
         """One statement, whatever goes wrong in it."""

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from digestgate.builder import build_action, build_workflow
+from digestgate.cache import note_file, note_probe, note_read
 from digestgate.discover import Target, platform_of, workflow_files
-from digestgate.loader import LoadError, load_bytes
+from digestgate.loader import MAX_BYTES, LoadError, load_bytes, size_error
 from digestgate.model import Action, Platform, Problem, Workflow
 from digestgate.nodes import Source, YMap
 from digestgate.span import Span
@@ -97,11 +98,24 @@ def read_file(root: Path, rel: str, stdin: dict[str, bytes]) -> bytes | Problem:
         return Problem(Span(1, 1, 1, 1), "this is a directory, not a YAML file")
     if not stat.S_ISREG(st.st_mode):
         return Problem(Span(1, 1, 1, 1), "not a regular file (a FIFO or device?)")
+    if not _inside(root, path):
+        return Problem(
+            Span(1, 1, 1, 1), "a symbolic link to a file outside the repository: not read"
+        )
+    if st.st_size > MAX_BYTES:  # refused unread (a sparse file may claim gigabytes)
+        too_large = size_error(st.st_size)
+        return Problem(too_large.span, too_large.message)
     try:
         with open(path, "rb") as fh:
-            return fh.read()
+            return fh.read(MAX_BYTES + 1)  # the loader refuses more by size
     except OSError as exc:
         return Problem(Span(1, 1, 1, 1), f"cannot read the file: {exc.strerror or exc}")
+
+
+def _inside(root: Path, path: Path) -> bool:
+    """`path`, symbolic links resolved, is in the repository `root`."""
+    real_root = os.path.realpath(root)
+    return os.path.commonpath([real_root, os.path.realpath(path)]) == real_root
 
 
 def repository_slug(root: Path) -> str | None:
@@ -110,6 +124,7 @@ def repository_slug(root: Path) -> str | None:
     if env and "/" in env:
         return env.strip()
     config = root / ".git" / "config"
+    note_file(config)
     try:
         text = config.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -137,6 +152,8 @@ class _Reader:
         PROGRESS.current = str(self.target.root / rel)
         repo.files.append(rel)
         data = read_file(self.target.root, rel, self.target.stdin)
+        if rel not in self.target.stdin:
+            note_read(self.target.root, rel, data if isinstance(data, bytes) else None)
         if isinstance(data, Problem):
             repo.add_problem(rel, data)
             return None
@@ -199,6 +216,7 @@ class _Reader:
             self.action(found)
 
     def _exists(self, rel: str) -> bool:
+        note_probe(self.target.root, rel)
         return rel in self.target.stdin or (self.target.root / rel).exists()
 
 
@@ -206,6 +224,7 @@ def action_file(root: Path, folder: str, stdin: dict[str, bytes] | None = None) 
     """`folder/action.yml` or `folder/action.yaml`, whichever exists."""
     for name in ACTION_FILES:
         rel = f"{folder}/{name}" if folder else name
+        note_probe(root, rel)
         if (stdin and rel in stdin) or (root / rel).is_file():
             return rel
     return None

@@ -4,7 +4,10 @@
 images: an in-toto Statement v1 whose predicate is a SLSA Verification Summary (VSA v1).
 `verify` runs in the promotion job, before the promotion step, and exits 0 only when
 every image to promote is digest-pinned and matches a subject of a record that says
-PASSED for the same repository and (unless `--any-commit`) the same commit.
+PASSED for the same repository (on the same server, `GITHUB_SERVER_URL`) and (unless
+`--any-commit`) the same commit. A record must be a well-formed VSA: its required fields
+present and of their types, a PASSED one claiming digestgate's level; fields it does not
+know are ignored, as in-toto and SLSA require.
 
 Fail-closed: anything unexpected blocks (exit 1) with one message per image naming the
 image and the reason; a usage error exits 2. Nothing here prints an environment value
@@ -106,6 +109,7 @@ class Record(NamedTuple):
     repository: str
     commit: str
     digests: Mapping[str, str]  # name -> sha256 hex
+    server: str = DEFAULT_SERVER_URL  # scheme://host of the repository
 
 
 # --- context -------------------------------------------------------------------------
@@ -327,20 +331,20 @@ def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
-def _parse_resource_uri(uri: object, path: str) -> tuple[str, str]:
-    """(repository, commit) of `git+SCHEME://HOST/OWNER/NAME@COMMIT`."""
+def _parse_resource_uri(uri: object, path: str) -> tuple[str, str, str]:
+    """(server, repository, commit) of `git+SCHEME://HOST/OWNER/NAME@COMMIT`."""
     expected = "(expected git+https://HOST/OWNER/NAME@COMMIT)"
     if not isinstance(uri, str) or not uri.startswith("git+"):
         raise RecordError(f"{path}: resourceUri does not name a repository {expected}")
     location, at, commit = uri[len("git+") :].rpartition("@")
-    _, sep, rest = location.partition("://")
-    _host, slash, repository = rest.partition("/")
+    scheme, sep, rest = location.partition("://")
+    host, slash, repository = rest.partition("/")
     repository = repository.strip("/").removesuffix(".git")
     if not at or not sep or not slash or "/" not in repository:
         raise RecordError(f"{path}: resourceUri {uri!r} does not name a repository {expected}")
     if not _is_commit(commit):
         raise RecordError(f"{path}: resourceUri {uri!r} does not name a full commit SHA")
-    return repository, commit
+    return f"{scheme}://{host}", repository, commit
 
 
 def _subjects_of(statement: Mapping[str, Any], path: str) -> tuple[Subject, ...]:
@@ -408,8 +412,51 @@ def load_record(path: str) -> Record:
     result = predicate.get("verificationResult")
     if result not in ("PASSED", "FAILED"):
         raise RecordError(f"{path}: verificationResult {result!r} is not PASSED or FAILED")
-    repository, commit = _parse_resource_uri(predicate.get("resourceUri"), path)
-    return Record(path, subjects, result == "PASSED", repository, commit, digests)
+    server, repository, commit = _parse_resource_uri(predicate.get("resourceUri"), path)
+    _check_summary(predicate, path, passed=result == "PASSED")
+    return Record(path, subjects, result == "PASSED", repository, commit, digests, server)
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def _check_summary(predicate: Mapping[str, Any], path: str, *, passed: bool) -> None:
+    """The fields a VSA v1 requires besides those checked already, and the optional ones
+    `record` writes, each of its type: a record that is malformed anywhere blocks.
+    Unrecognised fields are ignored, as in-toto and SLSA require of consumers."""
+    verifier = predicate.get("verifier")
+    if not isinstance(verifier, dict) or not _is_text(verifier.get("id")):
+        raise RecordError(f"{path}: no verifier.id")
+    if "version" in verifier and not _is_text_map(verifier["version"]):
+        raise RecordError(f"{path}: verifier.version is not an object of strings")
+    when = predicate.get("timeVerified")
+    if not isinstance(when, str) or not _TIMESTAMP.fullmatch(when):
+        raise RecordError(f"{path}: timeVerified {when!r} is not a timestamp")
+    policy = predicate.get("policy")
+    if not isinstance(policy, dict) or not _is_text(policy.get("uri")):
+        raise RecordError(f"{path}: no policy.uri")
+    levels = predicate.get("verifiedLevels")
+    if not isinstance(levels, list) or not all(_is_text(level) for level in levels):
+        raise RecordError(f"{path}: verifiedLevels is not a list of strings")
+    if passed and VERIFIED_LEVEL not in levels:
+        raise RecordError(f"{path}: verificationResult PASSED without the level {VERIFIED_LEVEL}")
+    if "slsaVersion" in predicate and not _is_text(predicate["slsaVersion"]):
+        raise RecordError(f"{path}: slsaVersion is not a string")
+    ours = predicate.get("digestgate", {})
+    checks = ours.get("checks", []) if isinstance(ours, dict) else None
+    run = ours.get("run", {}) if isinstance(ours, dict) else None
+    if not isinstance(checks, list) or not all(_is_text(c) for c in checks):
+        raise RecordError(f"{path}: digestgate.checks is not a list of strings")
+    if not _is_text_map(run):
+        raise RecordError(f"{path}: digestgate.run is not an object of strings")
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_text_map(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
 
 
 # --- verifying -----------------------------------------------------------------------
@@ -432,8 +479,16 @@ def _image_error(image: str) -> tuple[str | None, Subject | None]:
     return None, Subject(ref.normalized_name, hex_part)
 
 
+def _same_server(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
 def _match_error(
-    subject: Subject, records: Sequence[Record], repository: str, commit: str | None
+    subject: Subject,
+    records: Sequence[Record],
+    repository: str,
+    commit: str | None,
+    server: str = DEFAULT_SERVER_URL,
 ) -> tuple[str | None, Record | None]:
     """(reason, None) when no record vouches for `subject`, else (None, record)."""
     same_name = [r for r in records if subject.name in r.digests]
@@ -450,12 +505,14 @@ def _match_error(
     if failed is not None:
         return f"record {failed.path} says validation FAILED", None
     for r in matching:
-        if r.repository.lower() != repository.lower():
+        if r.repository.lower() != repository.lower() or not _same_server(r.server, server):
             continue
         if commit is not None and r.commit != commit:
             continue
         return None, r
     first = matching[0]
+    if not _same_server(first.server, server):
+        return f"record {first.path} is for a repository on {first.server}, not {server}", None
     if first.repository.lower() != repository.lower():
         return (f"record {first.path} is for repository {first.repository}, not {repository}"), None
     return f"record {first.path} is for commit {first.commit}, not {commit}", None
@@ -512,6 +569,8 @@ def verify_images(
 ) -> list[Outcome]:
     """One outcome per image: blocked with a reason, or vouched for by a record (and,
     with `registry`, present in its registry, `expect_tag` resolving to it)."""
+    env = os.environ if environ is None else environ
+    server = _env("GITHUB_SERVER_URL", env) or DEFAULT_SERVER_URL
     records: list[Record] = []
     record_error: str | None = None
     for path in record_paths:
@@ -535,13 +594,9 @@ def verify_images(
         if reason is None:
             reason = record_error or missing
         if reason is None and subject is not None and repository is not None:
-            reason, record = _match_error(subject, records, repository, commit)
+            reason, record = _match_error(subject, records, repository, commit, server)
             if reason is None and registry:
-                reason = registry_error(
-                    image,
-                    expect_tag=expect_tag,
-                    environ=os.environ if environ is None else environ,
-                )
+                reason = registry_error(image, expect_tag=expect_tag, environ=env)
             if reason is None:
                 outcomes.append(Outcome(image, None, record))
                 continue
@@ -615,7 +670,8 @@ def _verify_parser() -> argparse.ArgumentParser:
             "this repository and commit. Anything unexpected blocks."
         ),
         epilog=(
-            "--repository and --commit default to GITHUB_REPOSITORY and GITHUB_SHA. "
+            "--repository and --commit default to GITHUB_REPOSITORY and GITHUB_SHA; the "
+            "records must be for the server GITHUB_SERVER_URL (default https://github.com). "
             "Exit statuses: 0 every image verified, 1 blocked, 2 usage error."
         ),
     )

@@ -202,16 +202,22 @@ def file_locator(text: str) -> Locate:
 
 
 _CONTINUATION = bytes(0 if 0x80 <= b < 0xC0 else 1 for b in range(256))
+# tree-sitter-bash's scanner passes characters to isalpha() and kin, which index a
+# 384-entry table: one far above U+00FF reads outside it and can crash the process
+# ("{" then U+E0067). So the parser sees each non-ASCII byte as "." (a word character
+# that is no part of a name), offsets unchanged; texts are still read from the source.
+_ASCII_ONLY = bytes(b if b < 0x80 else ord(".") for b in range(256))
 
 
 class _Bytes:
     """The UTF-8 encoding of the parsed text, and byte -> character offsets."""
 
-    __slots__ = ("ascii", "data", "marks")
+    __slots__ = ("ascii", "data", "marks", "parsed")
 
     def __init__(self, text: str) -> None:
         self.data = text.encode("utf-8", "surrogatepass")
         self.ascii = len(self.data) == len(text)
+        self.parsed = self.data if self.ascii else self.data.translate(_ASCII_ONLY)
         # marks[b]: how many characters start before byte b (non-continuation bytes)
         self.marks = (
             array("l")
@@ -631,7 +637,7 @@ class _Analyser:
 
     def run(self) -> ShellScript:
         try:
-            root = _parse(self.bytes.data)
+            root = _parse(self.bytes.parsed)
             if root.has_error:
                 self._collect_errors(root)
             self.stack.append((_NODE, root, _Ctx(tail=True)))

@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from digestgate.cache import note_probe, note_read
 from digestgate.facts import (
     Command,
     ImageArg,
@@ -285,7 +286,8 @@ class Facts:
         )
 
     def _script_file(self, rel: str, kind: str, env: dict[str, Value], depth: int) -> ScriptFacts:
-        key = f"{kind}:{rel}:{_env_key(env)}"
+        # A Python script is read without the step's environment: analysed once.
+        key = f"{kind}:{rel}" if kind == "python" else f"{kind}:{rel}:{_env_key(env)}"
         hit = self._scripts.get(key)
         if hit is not None:
             return hit
@@ -299,9 +301,12 @@ class Facts:
         try:
             full = (root / rel).resolve()
             full.relative_to(root.resolve())
-            data = full.read_bytes()[: MAX_SCRIPT_BYTES + 1]
+            data = full.read_bytes()
         except (OSError, ValueError):
+            note_read(root, rel, None)
             return ScriptFacts(opaque=True, notes=(f"{rel} cannot be read",))
+        note_read(root, rel, data)
+        data = data[: MAX_SCRIPT_BYTES + 1]
         if len(data) > MAX_SCRIPT_BYTES:
             return ScriptFacts(opaque=True, notes=(f"{rel} is larger than 1 MiB",))
         text = data.decode("utf-8", errors="replace")
@@ -354,6 +359,7 @@ class Facts:
         rel = _normalise(PurePosixPath(base) / target if not target.startswith("/") else target)
         if rel is None:
             return None
+        note_probe(self.repository.root, rel)
         if not (self.repository.root / rel).is_file():
             # a script the step runs that is not in the repository (made at run time,
             # or another checkout): reported as a script, read as opaque

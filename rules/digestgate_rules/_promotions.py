@@ -88,7 +88,9 @@ class Promotions:
     """The promotions of one repository, computed once for the three rules."""
 
     def __init__(self, analysis: Analysis) -> None:
-        self.analysis = analysis
+        # Weak: the cache below is keyed weakly on the analysis, and a strong reference
+        # back from its value would keep every repository's model alive for the run.
+        self._analysis = weakref.ref(analysis)
         self.items: list[Promotion] = [
             Promotion(node, i, expanded, op)
             for node in analysis.graph.nodes
@@ -99,6 +101,12 @@ class Promotions:
         ]
         self._verifies: dict[JobNode, list[tuple[int, Operation]]] = {}
         self._sources: dict[tuple[JobNode, int, int], list[Source]] = {}
+
+    @property
+    def analysis(self) -> Analysis:
+        found = self._analysis()
+        assert found is not None, "a cached Promotions outlived its analysis"
+        return found
 
     def sources(self, promotion: Promotion) -> list[Source]:
         key = (promotion.node, promotion.step, id(promotion.operation))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from posixpath import basename, dirname, normpath
@@ -461,9 +462,19 @@ def is_this_image(
 # --- the pipeline ---------------------------------------------------------------------------
 
 
-def pipeline(analysis: Analysis, node: JobNode) -> set[JobNode]:
+_PIPELINES: weakref.WeakKeyDictionary[Analysis, dict[JobNode, frozenset[JobNode]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def pipeline(analysis: Analysis, node: JobNode) -> frozenset[JobNode]:
     """Every job connected to `node` by `needs`, reusable workflow calls or
-    `workflow_run` chains, in either direction: its pipeline."""
+    `workflow_run` chains, in either direction: its pipeline. Found once for all
+    its jobs (a `workflow_run` fan-in can join hundreds of workflows into one)."""
+    known = _PIPELINES.setdefault(analysis, {})
+    hit = known.get(node)
+    if hit is not None:
+        return hit
     graph = analysis.graph
     seen = {node}
     stack = [node]
@@ -474,7 +485,9 @@ def pipeline(analysis: Analysis, node: JobNode) -> set[JobNode]:
                 if nxt not in seen:
                     seen.add(nxt)
                     stack.append(nxt)
-    return seen
+    found = frozenset(seen)
+    known.update(dict.fromkeys(found, found))
+    return found
 
 
 def related(analysis: Analysis, push: Push) -> tuple[Location, ...]:

@@ -225,6 +225,7 @@ class ProvenanceNotRecorded(Rule):
     def check_repository(self) -> Iterable[Finding]:
         analysis = self.context.analysis
         self._records: dict[JobNode, list[_Record]] = {}
+        self._pipelines: dict[frozenset[JobNode], tuple[list[_Record], list[_pushes.Upload]]] = {}
         seen: set[tuple[str, str, str, Span]] = set()
         for push in _pushes.all_pushes(analysis, self.context.broken):
             validations = self._validations(push)
@@ -295,14 +296,26 @@ class ProvenanceNotRecorded(Rule):
         if any(op.provenance for op in push.ops):
             return True
         analysis = self.context.analysis
-        for node in _pushes.pipeline(analysis, push.node):
-            for record in self._records_of(node):
-                if self._records_push(record, push):
-                    return True
-            for upload in _pushes.uploads(analysis, node):
-                if _pushes.upload_holds(analysis, upload, push):
-                    return True
-        return False
+        records, uploads = self._persisting(_pushes.pipeline(analysis, push.node))
+        return any(self._records_push(r, push) for r in records) or any(
+            _pushes.upload_holds(analysis, u, push) for u in uploads
+        )
+
+    def _persisting(
+        self, pipeline: frozenset[JobNode]
+    ) -> tuple[list[_Record], list[_pushes.Upload]]:
+        """The records and digest uploads anywhere in a pipeline: found once for all
+        its pushes (a pipeline can hold thousands of jobs and hundreds of pushes)."""
+        hit = self._pipelines.get(pipeline)
+        if hit is None:
+            analysis = self.context.analysis
+            records: list[_Record] = []
+            uploads: list[_pushes.Upload] = []
+            for node in pipeline:
+                records += self._records_of(node)
+                uploads += _pushes.uploads(analysis, node)
+            hit = self._pipelines[pipeline] = (records, uploads)
+        return hit
 
     def _records_of(self, node: JobNode) -> list[_Record]:
         hit = self._records.get(node)

@@ -558,8 +558,8 @@ class PromotionNotGated(Rule):
         g = self.context.graph
         if (node.path, node.job) not in g.calls:
             return False
-        inner = (*node.via, (node.path, node.job))
-        return any(n.via == inner and has(n) for n in g.nodes)  # type: ignore[operator]
+        # the instances whose `via` ends with this job: its callees
+        return any(has(n) for n in g.callees.get(node, ()))  # type: ignore[operator]
 
     def _validations(self, node: JobNode) -> list[JobNode]:
         a = self.context.analysis

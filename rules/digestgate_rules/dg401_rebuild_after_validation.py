@@ -284,10 +284,7 @@ class RebuildAfterValidation(Rule):
             return
         upstream = analysis.graph.upstream(node)
         validations = [
-            v
-            for n in analysis.graph.nodes
-            if n in upstream
-            for v in analysis.artifact_validations(n)
+            v for n in analysis.graph.in_order(upstream) for v in analysis.artifact_validations(n)
         ]
         for build in candidates:
             found = _first_match(analysis, build, validations)

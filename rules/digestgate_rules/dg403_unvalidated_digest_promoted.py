@@ -390,9 +390,7 @@ def _upstream_validations(
 ) -> list[ArtifactValidation]:
     """Artifact validations upstream of the job, and in it before `before`."""
     upstream = analysis.graph.upstream(node)
-    found = [
-        v for n in analysis.graph.nodes if n in upstream for v in analysis.artifact_validations(n)
-    ]
+    found = [v for n in analysis.graph.in_order(upstream) for v in analysis.artifact_validations(n)]
     if before is not None:
         found += [
             v
