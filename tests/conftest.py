@@ -29,6 +29,15 @@ def run_check(
     return engine.check([str(p) for p in (paths or [str(root)])], options).findings
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test (and every `digestgate` it starts) caches results in a folder of its
+    own, never in the user's cache folder, and never sees another test's entries."""
+    monkeypatch.setenv("DIGESTGATE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return tmp_path
