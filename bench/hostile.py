@@ -63,6 +63,14 @@ def alias_bomb(folder: Path, scale: float = 1.0) -> str:
     return "bomb.yml"
 
 
+def recursive_alias(folder: Path, scale: float = 1.0) -> str:
+    text = HEADER.replace("jobs:\n", "jobs: &jobs\n") + (
+        "  a:\n    runs-on: ubuntu-latest\n    needs: *jobs\n    steps:\n      - run: make\n"
+    )
+    (folder / "recursive.yml").write_text(text, encoding="utf-8")
+    return "recursive.yml"
+
+
 def deep_nesting(folder: Path, scale: float = 1.0) -> str:
     depth = max(600, int(10_000 * scale))
     text = HEADER + "  deep:\n    runs-on: " + "[" * depth + "]" * depth + "\n"
@@ -173,6 +181,7 @@ class Case:
 
 CASES = [
     Case("alias bomb", alias_bomb, "alias bomb"),
+    Case("recursive alias", recursive_alias, "recursive structure"),
     Case("10,000-deep nesting", deep_nesting, "nested more than"),
     Case("20 MB workflow", big_file, "bytes"),
     Case("4 GB sparse file", sparse_file, "bytes"),

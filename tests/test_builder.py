@@ -138,6 +138,8 @@ def test_full_workflow_is_modelled() -> None:
         ("jobs:\n  a:\n    runs-on: x\n    steps:\n      - run: a\n", "no `on:`", 1),
         ("on: push\njobs: []\n", "`jobs` must be a mapping", 2),
         ("on: push\njobs: {}\n", "`jobs` is empty", 2),
+        ("on: push\njobs:\n", "`jobs` is empty", 2),
+        ("on: push\njobs: null\n", "`jobs` is empty", 2),
         ("on: push\njobs:\n  a:\n    runs-on: x\n", "neither `steps` nor `uses`", 3),
         ("on: push\njobs:\n  a:\n    steps:\n      - run: a\n", "no `runs-on`", 3),
         ("on: push\njobs:\n  1a:\n    runs-on: x\n    steps:\n      - run: a\n", "job id", 3),

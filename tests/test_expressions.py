@@ -689,3 +689,14 @@ def test_evaluate_never_raises_on_deep_comparison_chains() -> None:
     e = parse_expression("==".join(["true"] * 3000))  # 3000 levels of Binary
     assert evaluate(e, NOTHING) in (True, UNKNOWN)
     assert truthiness(e, NOTHING) in (Tri.TRUE, Tri.UNKNOWN)
+
+
+def test_placeholders_are_remembered_but_each_caller_gets_its_own_list() -> None:
+    text = "${{ github.sha }}-${{ matrix.os "
+    first = find_placeholders(text)
+    found = [(p.start, p.end, p.error is not None) for p in first]
+    assert found == [(0, 17, False), (18, 32, True)]  # the second is not closed
+    first.clear()
+    again = find_placeholders(text)
+    assert [(p.start, p.end) for p in again] == [(0, 17), (18, 32)]
+    assert find_placeholders("no placeholder") == []

@@ -93,6 +93,28 @@ def test_alias_bomb_is_refused_without_expanding() -> None:
     assert "alias" in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a: &x [ *x ]\n", 1),
+        ("a: &x {b: *x}\n", 1),
+        ("on: push\njobs: &j\n  a:\n    runs-on: x\n    needs: *j\n", 2),
+        ("a: &x [1, [2, *x]]\nb: *x\n", 1),
+    ],
+)
+def test_a_recursive_alias_is_refused(text: str, line: int) -> None:
+    """An alias inside the node it names is a cycle: refused (it once looped forever)."""
+    with pytest.raises(LoadError) as info:
+        load_text(text, "x")
+    assert "recursive" in info.value.message
+    assert info.value.span.line == line
+
+
+def test_a_shared_alias_is_not_recursive() -> None:
+    loaded = load_text("a: &x [1, 2]\nb: [*x, *x]\n", "x")
+    assert loaded.root.get("b") is not None
+
+
 def test_deep_nesting_is_refused() -> None:
     for depth in (10_000, 200_000):
         text = "a: " + "[" * depth + "]" * depth + "\n"
@@ -177,3 +199,13 @@ def test_sequences_keep_items_and_spans() -> None:
     needs = root.get("needs")
     assert isinstance(needs, YSeq)
     assert [n.span for n in needs.items] == [Span(1, 9, 1, 10), Span(1, 12, 1, 13)]
+
+
+def test_nesting_is_refused_before_a_duplicate_key_is_reported() -> None:
+    deep = "b:\n" + "".join("  " * i + "- x:\n" for i in range(1, 700))
+    with pytest.raises(LoadError) as info:
+        load_text("a: 1\na: 2\n" + deep, "x")
+    assert "nested" in info.value.message
+    with pytest.raises(LoadError) as info:
+        load_text("a: 1\na: 2\nb: [[[x]]]\n", "x")
+    assert "duplicate key 'a'" in info.value.message

@@ -845,3 +845,74 @@ def test_nested_deep_statement_is_skipped_but_the_rest_is_read() -> None:
         "line 2: this statement is nested too deeply to analyse",
     )
     assert argvs(result) == [["make", "test"]]
+
+
+def test_a_script_that_cannot_report_is_not_parsed_further() -> None:
+    from digestgate.pyscripts import _Plan, _plan
+
+    quiet = inspect.cleandoc(
+        """
+        import json, os.path, sys
+        data = json.load(open(sys.argv[1]))
+        with open(os.path.join("a", "b"), "r", encoding="utf-8") as f:
+            print(len(f.read()), file=sys.stderr)
+        """
+    )
+    plan = _plan(quiet + "\n")
+    assert isinstance(plan, _Plan) and plan.regions == []
+    assert script(quiet) == PythonScript()
+    # each of these can report something, so the script is read
+    for line, expected in (
+        ("open(name, mode).write('a=1')", WriteTarget.FILE),  # the mode is not known here
+        ("Path('x').write_text('x')", WriteTarget.FILE),
+        ("print('a=1', file=open(os.environ['GITHUB_OUTPUT'], 'a'))", WriteTarget.OUTPUT),
+    ):
+        source = f"import os\nfrom pathlib import Path\nname, mode = 'out.txt', 'w'\n{line}\n"
+        plan = _plan(source)
+        assert isinstance(plan, _Plan) and plan.regions, line
+        assert [w.target for w in analyse_python(source, "s.py").writes] == [expected], line
+    remote = script(
+        """
+        from invoke import task
+        @task
+        def push(c):
+            c.run("make release")
+        """
+    )
+    assert argvs(remote) == [["make", "release"]]  # only `invoke` says it is a command
+
+
+def test_positions_match_libcsts_provider() -> None:
+    import libcst
+    import libcst.metadata
+
+    from digestgate.pyscripts import _positions
+
+    source = (FIXTURES / "docker_sdk.py").read_text(encoding="utf-8") + inspect.cleandoc(
+        """
+
+        def f(a, /, b=1, *args, c: int = 2, **kw) -> None:
+            x = [i for i in range(3) if i]; y = {k: v for k, v in kw.items()}
+            async def g():
+                async with a as b:
+                    await b
+            match a:
+                case {"k": [1, *rest]} | None:
+                    pass
+            return lambda q: (q if q else -q) @ x[1:2, ...]
+        s = f'{a!r:>{b}}' \\
+            "more"
+        try:
+            pass
+        except* ValueError:
+            pass
+        """
+    )
+    module = libcst.parse_module(source)
+    wrapper = libcst.metadata.MetadataWrapper(module, unsafe_skip_copy=True)
+    expected = {
+        id(node): (r.start.line, r.start.column, r.end.line, r.end.column)
+        for node, r in wrapper.resolve(libcst.metadata.PositionProvider).items()
+    }
+    assert len(expected) > 500
+    assert _positions(module) == expected

@@ -416,6 +416,8 @@ def build_workflow(root: YMap, path: str, platform: Platform) -> tuple[Workflow,
         jm = b.mapping(jobs_node, "`jobs`")
         if jm is not None and not jm.items:
             b.problem(jm, "`jobs` is empty")
+        elif isinstance(jobs_node, YScalar) and jobs_node.tag == "null":
+            b.problem(jobs_node, "`jobs` is empty")
         jobs = b.each(jm, b.job)
     wf = Workflow(
         path=path,

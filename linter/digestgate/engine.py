@@ -139,9 +139,10 @@ def _collect(was_enabled: bool) -> None:
 
 
 def _resumed_gc(was_enabled: bool) -> None:
+    # No collection here: `_collect` ran after the last repository, and a full one now
+    # would scan every module again, for nothing.
     gc.unfreeze()
     if was_enabled:
-        gc.collect()
         gc.enable()
 
 
@@ -245,8 +246,15 @@ def _check_parallel(
     from digestgate.repository import PROGRESS
 
     # Forked workers share what the parent has imported: the rules and, through
-    # them, every stage.
+    # them, every stage; and the YAML and shell parsers every run uses (made once
+    # here rather than once per worker). libcst is left to the workers that meet a
+    # Python script: importing it costs more than a whole small run.
     all_rules()
+    from digestgate.loader import warm_up as warm_loader
+    from digestgate.shell import warm_up as warm_shell
+
+    warm_loader()
+    warm_shell()
 
     method = "fork" if sys.platform == "linux" else "spawn"
     context = multiprocessing.get_context(method)

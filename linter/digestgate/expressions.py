@@ -224,13 +224,19 @@ def walk(expr: Expr) -> Iterator[Expr]:
 # ------------------------------------------------------------------------- lexer
 
 
-@dataclass(frozen=True, slots=True)
 class _Token:
-    kind: str  # punctuation/operator text, or NUMBER, STRING, IDENT, KEYWORD, EOF
-    text: str
-    start: int
-    end: int
-    value: bool | float | str | None = None
+    """A lexer token (a plain slotted class: the lexer makes a great many of them)."""
+
+    __slots__ = ("end", "kind", "start", "text", "value")
+
+    def __init__(
+        self, kind: str, text: str, start: int, end: int, value: bool | float | str | None = None
+    ) -> None:
+        self.kind = kind  # punctuation/operator text, or NUMBER, STRING, IDENT, KEYWORD, EOF
+        self.text = text
+        self.start = start
+        self.end = end
+        self.value = value
 
 
 _NUMBER, _STRING, _IDENT, _KEYWORD, _EOF = "NUMBER", "STRING", "IDENT", "KEYWORD", "EOF"
@@ -527,12 +533,29 @@ class Placeholder:
 _QUOTE_OR_BRACE = re.compile(r"['}]")
 
 
+_FOUND: dict[str, tuple[Placeholder, ...]] = {}
+_FOUND_SIZE = 20_000
+
+
 def find_placeholders(text: str) -> list[Placeholder]:
     """Every `${{ ... }}` in `text`, in order; never raises.
 
     Like GitHub, the closing `}}` is the first one outside a single-quoted string.
     An unclosed `${{` gives a last placeholder with `error` set that runs to the end.
+    The answer depends on the text alone and is remembered (the same values come back
+    in every job and step that uses them, and several stages ask).
     """
+    if "${{" not in text:
+        return []
+    found = _FOUND.get(text)
+    if found is None:
+        if len(_FOUND) >= _FOUND_SIZE:
+            _FOUND.clear()
+        found = _FOUND[text] = tuple(_find_placeholders(text))
+    return list(found)
+
+
+def _find_placeholders(text: str) -> list[Placeholder]:
     found: list[Placeholder] = []
     start = text.find("${{")
     while start >= 0:

@@ -133,6 +133,11 @@ def _yaml(pure: bool) -> Any:
     return yaml
 
 
+def warm_up() -> None:
+    """Import the parser and make its YAML object now (before worker processes fork)."""
+    _yaml(_PURE or not c_parser_available())
+
+
 _MEMO_TEXT = 64  # scalars up to this long have their tags remembered
 _MEMO_SIZE = 50_000
 
@@ -147,8 +152,17 @@ def _memo_resolver(base: type) -> type:
     from ruamel.yaml.nodes import ScalarNode
 
     memo: dict[tuple[str, Any], Any] = {}
+    getter = base.processing_version.fget  # type: ignore[attr-defined]
 
     class MemoResolver(base):  # type: ignore[misc]
+        @property
+        def processing_version(self) -> Any:
+            # the same for a whole document (see above): worked out once
+            version = self.__dict__.get("_digestgate_version")
+            if version is None:
+                version = self.__dict__["_digestgate_version"] = getter(self)
+            return version
+
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
             if kind is not ScalarNode or len(value) > _MEMO_TEXT or self.yaml_path_resolvers:
                 return super().resolve(kind, value, implicit)
@@ -172,12 +186,43 @@ def _point(source: Source, mark: Any) -> Span:
     return Span.point(*source.position(index))
 
 
+_C_LOADER: list[type] = []
+
+
+def _c_loader() -> type:
+    """The class `YAML.compose` makes afresh for every document with the C parser
+    (libyaml's parser and composer, the safe constructor, our resolver), made once."""
+    if not _C_LOADER:
+        import ruamel.yaml.cyaml as cyaml
+
+        CParser: Any = getattr(cyaml, "CParser")  # noqa: B009 - not exported for mypy
+        yaml = _yaml(False)
+        constructor, resolver = yaml.Constructor, yaml.Resolver
+
+        class Loader(CParser, constructor, resolver):  # type: ignore[misc, valid-type]
+            def __init__(self, stream: str) -> None:
+                CParser.__init__(self, stream)
+                self._parser = self._composer = self
+                constructor.__init__(self, loader=self)
+                self.allow_duplicate_keys = yaml.allow_duplicate_keys
+                resolver.__init__(self, version=yaml.version, loadumper=self)
+
+        _C_LOADER.append(Loader)
+    return _C_LOADER[0]
+
+
 def _compose(source: Source) -> Any:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     pure = _PURE or not c_parser_available()
     try:
-        return _yaml(pure).compose(source.text)
+        if pure:
+            return _yaml(pure).compose(source.text)
+        loader = _c_loader()(source.text)
+        try:
+            return loader.get_single_node()
+        finally:
+            loader.dispose()
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -236,8 +281,17 @@ class _Converter:
         self.sizes: dict[int, int] = {}
 
     def convert(self, raw: Any) -> YNode:
-        self._check_expansion(raw)
-        return self._build(raw)
+        # The tree is built first: without aliases (nothing shared) its node count and
+        # depth decide whether `_check_expansion` could refuse it, which is then not
+        # needed. Otherwise it runs, and its refusal comes first, as the only one.
+        try:
+            root, shared, height = self._build(raw)
+        except LoadError:
+            self._check_expansion(raw)
+            raise
+        if shared or height > MAX_DEPTH or len(self.done) > MAX_EXPANDED_NODES:
+            self._check_expansion(raw)
+        return root
 
     def _check_expansion(self, raw: Any) -> None:
         """Expanded tree size via post-order DP over the (shared) node graph."""
@@ -245,12 +299,15 @@ class _Converter:
 
         sizes = self.sizes
         depths: dict[int, int] = {}
+        open_: set[int] = set()  # containers whose children are still being sized
         stack: list[tuple[Any, bool]] = [(raw, False)]
         while stack:
             node, ready = stack.pop()
             key = id(node)
             if key in sizes:
                 continue
+            if not ready and key in open_:
+                raise self._recursive(node)
             if isinstance(node, MappingNode):
                 children = [c for pair in node.value for c in pair]
             elif isinstance(node, SequenceNode):
@@ -260,6 +317,7 @@ class _Converter:
                 depths[key] = 0
                 continue
             if ready:
+                open_.discard(key)
                 total = 1 + sum(sizes[id(c)] for c in children)
                 sizes[key] = total
                 depth = depths[key] = 1 + max((depths[id(c)] for c in children), default=0)
@@ -274,8 +332,16 @@ class _Converter:
                         "(an alias bomb?)",
                     )
             else:
+                open_.add(key)
                 stack.append((node, True))
                 stack.extend((c, False) for c in children if id(c) not in sizes)
+
+    def _recursive(self, node: Any) -> LoadError:
+        return LoadError(
+            self._span(node),
+            "an alias refers to a node it is inside (a recursive structure, which "
+            "GitHub Actions cannot read)",
+        )
 
     def _span(self, node: Any) -> Span:
         # From character indices: the parsers' line numbers are not the file's (they
@@ -288,32 +354,45 @@ class _Converter:
             end_col = len(self.source.line_text(end_line)) + 1
         return Span(line, col, end_line, end_col)
 
-    def _build(self, raw: Any) -> YNode:
+    def _build(self, raw: Any) -> tuple[YNode, bool, int]:
+        """The tree; whether a node is shared (an alias); the most containers on a path."""
         from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
         # Post-order: containers are finished after their children.
-        stack: list[tuple[Any, bool]] = [(raw, False)]
+        stack: list[tuple[Any, bool, int]] = [(raw, False, 1)]
         done = self.done
+        open_: set[int] = set()  # containers on the current path, children pending
+        shared = False
+        height = 0
         while stack:
-            node, ready = stack.pop()
+            node, ready, depth = stack.pop()
             key = id(node)
             if key in done:
+                shared = True
                 continue
             if isinstance(node, ScalarNode):
                 done[key] = self._scalar(node)
             elif not ready:
-                stack.append((node, True))
+                if key in open_:
+                    raise self._recursive(node)
+                open_.add(key)
+                stack.append((node, True, depth))
+                if depth > height:
+                    height = depth
+                depth += 1
                 if isinstance(node, MappingNode):
                     for k, v in reversed(node.value):
-                        stack.append((v, False))
-                        stack.append((k, False))
+                        stack.append((v, False, depth))
+                        stack.append((k, False, depth))
                 elif isinstance(node, SequenceNode):
-                    stack.extend((c, False) for c in reversed(node.value))
+                    stack.extend((c, False, depth) for c in reversed(node.value))
             elif isinstance(node, MappingNode):
+                open_.discard(key)
                 done[key] = self._mapping(node)
             else:
+                open_.discard(key)
                 done[key] = YSeq(self._span(node), [done[id(c)] for c in node.value])
-        return done[id(raw)]
+        return done[id(raw)], shared, height
 
     def _scalar(self, node: Any) -> YScalar:
         tag = node.tag

@@ -101,9 +101,9 @@ class YScalar(YNode):
         src = self.source
         if src is None:
             return self.span
-        raw = src.text[self.start_index : self.end_index]
         if self.style == "|":
             return self._locate_literal(src, offset, length)
+        raw = src.text[self.start_index : self.end_index]  # a copy: not for `|` blocks
         if self.style == "plain" and self.span.line == self.span.end_line and raw == value:
             return _span_of(src, self.start_index + offset, length)
         if self.style in ("'", '"') and self.span.line == self.span.end_line:

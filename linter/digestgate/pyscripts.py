@@ -62,7 +62,9 @@ the left of `||`, before `|`, in an `if`/`while` condition or in the background 
 guarded too.
 
 Bounds: the standard library `ast` parser checks the syntax first (a syntax error
-gives `errors` and an opaque script, nothing else); top-level statements nested
+gives `errors` and an opaque script, nothing else); a script that names none of the
+APIs above and opens no file for writing cannot report anything and is not parsed
+further; top-level statements nested
 deeper than `MAX_NESTING` are skipped (libcst recurses, and its native parser can
 crash on very deep input); a script over `SMALL_SCRIPT_CHARS` is cut into blocks of
 top-level statements and only the blocks that can matter (they mention a process,
@@ -103,10 +105,7 @@ from digestgate.facts import (
 from digestgate.span import Span
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     import libcst as cst
-    import libcst.metadata as cstmeta
 else:
 
     class _Lazy:
@@ -121,7 +120,6 @@ else:
             return value
 
     cst = _Lazy("libcst")
-    cstmeta = _Lazy("libcst.metadata")
 
 __all__ = ["PythonScript", "analyse_python", "module_path"]
 
@@ -273,7 +271,7 @@ def _plan(text: str) -> _Plan | str:
 
     plan = _Plan()
     if len(text) <= SMALL_SCRIPT_CHARS:
-        keep = [True] * len(chunks)
+        keep = [_may_report(text, tree.body)] * len(chunks)
     else:
         # blocks of consecutive statements, so that selecting stays cheap
         blocks: list[list[int]] = [[]]
@@ -429,6 +427,63 @@ def _select(texts: list[str]) -> list[bool]:
             for j in binders.get(name, ()):
                 push(j, False)
     return keep
+
+
+# What the walk can report comes from calls reached through these names only: the
+# process, Docker and file APIs (`_ref_call`, `_attr`, `_file_method`, `_builtin`).
+# `os.path`, `os.environ`, `shlex` and the like only make values, which reach those
+# calls through names. `print` writes only to what `open` opened.
+_EFFECTS = frozenset(
+    {"subprocess", "sh", "plumbum", "invoke", "fabric", "docker", "python_on_whales"}
+    | {"system", "popen", "posix_spawn", "posix_spawnp", "create_subprocess_exec"}
+    | {"create_subprocess_shell", "write_text", "write_bytes"}
+    | {"execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "execlpe"}
+    | {"spawnv", "spawnve", "spawnvp", "spawnvpe", "spawnl", "spawnle", "spawnlp", "spawnlpe"}
+)
+
+
+def _may_write(node: ast.Call) -> bool:
+    """Whether a call of something named `open` can open a file for writing, as
+    `_builtin` (`open(path, mode)`) and `_file_method` (`path.open(mode)`) read it."""
+    at = 0 if isinstance(node.func, ast.Attribute) else 1
+    modes = [k.value for k in node.keywords if k.arg == "mode" or k.arg is None]
+    if len(node.args) > at:
+        modes.append(node.args[at])
+    if any(isinstance(a, ast.Starred) for a in node.args):
+        return True
+    return any(
+        not (isinstance(m, ast.Constant) and isinstance(m.value, str))
+        or bool(set(m.value) & set("wax"))
+        for m in modes
+    )
+
+
+def _writes(nodes: Sequence[ast.stmt], text: str) -> bool:
+    """Whether a statement can write a file through `open`: some `open` in its text is
+    not a call that only reads."""
+    total = len(re.findall(r"(?<!\w)open\b", text))
+    if not total:
+        return False
+    reads = 0
+    for top in nodes:
+        for node in ast.walk(top):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name == "open" and not _may_write(node):
+                    reads += 1
+    return reads < total
+
+
+def _may_report(text: str, nodes: Sequence[ast.stmt]) -> bool:
+    """Whether the walk of a script can report anything: it mentions a name in
+    `_EFFECTS` (invoke and fabric included, whose `c.run(...)` is a command on any
+    object) or may write a file with `open`. Values reach the reporting calls only
+    through names, so a script without any of them reports nothing: it is not parsed
+    with libcst (which could only have shown an error of the analyser, or a limit)."""
+    if not _EFFECTS.isdisjoint(_IDENT.findall(text)):
+        return True
+    return _writes(nodes, text)
 
 
 def _mask_placeholders(text: str) -> tuple[str, list[tuple[int, int, str]]]:
@@ -735,8 +790,130 @@ class _Scope:
 class _Region:
     module: cst.Module
     first_line: int
-    positions: Mapping[cst.CSTNode, Any]
+    positions: dict[int, tuple[int, int, int, int]]  # id(node) -> 1-based lines, columns
     code: str  # the source text parsed
+
+
+_NEWLINE = re.compile(r"\r\n?|\n")
+
+
+class _PositionState:
+    """What libcst's `PositionProvider` computes (the syntactic range of every node),
+    recorded as tuples by node id while the module is generated back to text: the
+    provider's own state makes two position objects per node, hashes every node in
+    Python and enters a generator per syntactic range, which was most of its cost.
+    It implements the interface of libcst's `CodegenState` the nodes call."""
+
+    __slots__ = (
+        "column",
+        "default_indent",
+        "default_newline",
+        "indent_tokens",
+        "line",
+        "ranges",
+        "stack",
+        "tokens",
+    )
+
+    def __init__(self, module: cst.Module) -> None:
+        self.default_indent = module.default_indent
+        self.default_newline = module.default_newline
+        self.indent_tokens: list[str] = []
+        self.tokens: list[str] = []
+        self.line = 1
+        self.column = 0  # 0-based, as libcst counts
+        self.stack: list[tuple[int, int]] = []
+        self.ranges: dict[int, tuple[int, int, int, int]] = {}
+
+    def increase_indent(self, value: str) -> None:
+        self.indent_tokens.append(value)
+
+    def decrease_indent(self) -> None:
+        self.indent_tokens.pop()
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.add_token(token)
+
+    def add_token(self, value: str) -> None:
+        self.tokens.append(value)
+        if "\n" in value or "\r" in value:
+            segments = _NEWLINE.split(value)
+            self.line += len(segments) - 1
+            self.column = len(segments[-1])
+        else:
+            self.column += len(value)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self.stack.append((self.line, self.column))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        line, column = self.stack.pop()
+        key = id(node)
+        if key not in self.ranges:  # a syntactic range recorded already stays
+            self.ranges[key] = (line, column, self.line, self.column)
+
+    def pop_trailing_newline(self) -> None:
+        if self.tokens:
+            self.tokens.pop()
+
+    def record_syntactic_position(
+        self,
+        node: cst.CSTNode,
+        *,
+        start_node: cst.CSTNode | None = None,
+        end_node: cst.CSTNode | None = None,
+    ) -> _Syntactic:
+        return _Syntactic(self, node, start_node, end_node)
+
+
+class _Syntactic:
+    """`with state.record_syntactic_position(node, ...)`: the range of what the block
+    generates, or from the start of `start_node` / to the end of `end_node`."""
+
+    __slots__ = ("column", "end_node", "line", "node", "start_node", "state")
+
+    def __init__(
+        self,
+        state: _PositionState,
+        node: cst.CSTNode,
+        start_node: cst.CSTNode | None,
+        end_node: cst.CSTNode | None,
+    ) -> None:
+        self.state = state
+        self.node = node
+        self.start_node = start_node
+        self.end_node = end_node
+        self.line = self.column = 0
+
+    def __enter__(self) -> None:
+        self.line = self.state.line
+        self.column = self.state.column
+
+    def __exit__(self, *exc: object) -> None:
+        state = self.state
+        ranges = state.ranges
+        line, column, end_line, end_column = self.line, self.column, state.line, state.column
+        if self.start_node is not None:
+            line, column = ranges[id(self.start_node)][:2]
+        if self.end_node is not None:
+            end_line, end_column = ranges[id(self.end_node)][2:]
+        ranges[id(self.node)] = (line, column, end_line, end_column)
+
+
+def _positions(module: cst.Module) -> dict[int, tuple[int, int, int, int]]:
+    """The syntactic range of every node of `module`, by node id."""
+    state = _PositionState(module)
+    try:
+        module._codegen(state)  # type: ignore[arg-type]
+    except (AttributeError, TypeError):  # pragma: no cover - a libcst wanting more of it
+        meta = importlib.import_module("libcst.metadata")
+        wrapper = meta.MetadataWrapper(module, unsafe_skip_copy=True)
+        return {
+            id(node): (r.start.line, r.start.column, r.end.line, r.end.column)
+            for node, r in wrapper.resolve(meta.PositionProvider).items()
+        }
+    return state.ranges
 
 
 class _Use(NamedTuple):
@@ -1368,14 +1545,11 @@ class _Analyser:
 
     def _range(self, node: cst.CSTNode) -> tuple[int, int]:
         region = self.region
-        r = region.positions.get(node) if region is not None else None
+        r = region.positions.get(id(node)) if region is not None else None
         if r is None or region is None:
             return 0, 0
         first = region.first_line - 1
-        return (
-            self._offset(first + r.start.line, r.start.column),
-            self._offset(first + r.end.line, r.end.column),
-        )
+        return self._offset(first + r[0], r[1]), self._offset(first + r[2], r[3])
 
     def _offset(self, line: int, column: int) -> int:
         i = min(max(line - 1, 0), len(self.starts) - 1)
@@ -1408,11 +1582,7 @@ class _Analyser:
         b = self.starts[last] if last < len(self.starts) else len(self.text)
         try:
             module = cst.parse_module(self.text[a:b])
-            wrapper = cstmeta.MetadataWrapper(module, unsafe_skip_copy=True)
-            try:  # what `wrapper.resolve` does, without its walk for batchable providers
-                positions = cstmeta.PositionProvider()._gen(wrapper)
-            except AttributeError:  # pragma: no cover - a libcst without `_gen`
-                positions = wrapper.resolve(cstmeta.PositionProvider)
+            positions = _positions(module)
         except cst.ParserSyntaxError as exc:
             line = first + exc.raw_line - 1
             message = exc.message.splitlines()[0] if exc.message else "syntax error"

@@ -86,7 +86,11 @@ def self_reference_with_ref(uses: str) -> bool:
     return uses.startswith("$/") and "@" in uses
 
 
-def read_file(root: Path, rel: str, stdin: dict[str, bytes]) -> bytes | Problem:
+def read_file(
+    root: Path, rel: str, stdin: dict[str, bytes], real_root: str | None = None
+) -> bytes | Problem:
+    """The bytes of `rel` (from `stdin` when given there), or the problem reading it.
+    `real_root`: `root` with symbolic links resolved, when the caller knows it."""
     if rel in stdin:
         return stdin[rel]
     path = root / rel
@@ -98,7 +102,7 @@ def read_file(root: Path, rel: str, stdin: dict[str, bytes]) -> bytes | Problem:
         return Problem(Span(1, 1, 1, 1), "this is a directory, not a YAML file")
     if not stat.S_ISREG(st.st_mode):
         return Problem(Span(1, 1, 1, 1), "not a regular file (a FIFO or device?)")
-    if not _inside(root, path):
+    if not _inside(real_root or os.path.realpath(root), path):
         return Problem(
             Span(1, 1, 1, 1), "a symbolic link to a file outside the repository: not read"
         )
@@ -112,9 +116,8 @@ def read_file(root: Path, rel: str, stdin: dict[str, bytes]) -> bytes | Problem:
         return Problem(Span(1, 1, 1, 1), f"cannot read the file: {exc.strerror or exc}")
 
 
-def _inside(root: Path, path: Path) -> bool:
-    """`path`, symbolic links resolved, is in the repository `root`."""
-    real_root = os.path.realpath(root)
+def _inside(real_root: str, path: Path) -> bool:
+    """`path`, symbolic links resolved, is in the repository at `real_root` (resolved)."""
     return os.path.commonpath([real_root, os.path.realpath(path)]) == real_root
 
 
@@ -145,13 +148,14 @@ class _Reader:
         self.repo = Repository(target.root, target.display_root, slug=slug, only=target.only)
         self.seen: set[str] = set()
         self.roots: dict[str, YMap] = {}
+        self.real_root = os.path.realpath(target.root)  # once, not for every file
 
     def load(self, rel: str) -> Source | None:
         """Read and parse `rel`; None when it is not loadable (problem recorded)."""
         repo = self.repo
         PROGRESS.current = str(self.target.root / rel)
         repo.files.append(rel)
-        data = read_file(self.target.root, rel, self.target.stdin)
+        data = read_file(self.target.root, rel, self.target.stdin, self.real_root)
         if rel not in self.target.stdin:
             note_read(self.target.root, rel, data if isinstance(data, bytes) else None)
         if isinstance(data, Problem):

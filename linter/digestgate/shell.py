@@ -249,6 +249,11 @@ def _parse(data: bytes) -> Node:
         return _PARSER.parse(data).root_node
 
 
+def warm_up() -> None:
+    """Import tree-sitter and make the parser now (before worker processes fork)."""
+    _parse(b"")
+
+
 # --------------------------------------------------------------------------- pieces
 
 

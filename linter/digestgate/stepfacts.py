@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from digestgate.cache import note_probe, note_read
@@ -48,6 +48,7 @@ from digestgate.nodes import YMap, YScalar, YSeq
 from digestgate.repository import Repository
 
 if TYPE_CHECKING:
+    from digestgate.compose import ComposeReader
     from digestgate.pyscripts import PythonScript
 
 MAX_SCRIPT_DEPTH = 3
@@ -67,6 +68,8 @@ class Facts:
     _envs: dict[tuple[int, str, str], tuple[dict[str, Value], str]] = field(default_factory=dict)
     _values: dict[int, Value] = field(default_factory=dict)
     _in_job: dict[tuple[int, str, str, int], StepFacts] = field(default_factory=dict)
+    _readers: dict[str, ComposeReader] = field(default_factory=dict)  # by working directory
+    _real_root: Path | None = None
 
     @property
     def repository(self) -> Repository:
@@ -242,7 +245,10 @@ class Facts:
         from digestgate import commands as cmd_mod
         from digestgate.compose import repository_reader
 
-        reader = repository_reader(self.repository.root, workdir.value if workdir else "")
+        folder = workdir.value if workdir else ""
+        reader = self._readers.get(folder)
+        if reader is None:
+            reader = self._readers[folder] = repository_reader(self.repository.root, folder)
         images = cmd_mod.analyse_script(commands, compose=reader, env=env)
         operations, references = _local_copies([_as_index_assembly(op) for op in images.operations])
         references += list(images.references)
@@ -300,7 +306,9 @@ class Facts:
         root = self.repository.root
         try:
             full = (root / rel).resolve()
-            full.relative_to(root.resolve())
+            if self._real_root is None:
+                self._real_root = root.resolve()
+            full.relative_to(self._real_root)
             data = full.read_bytes()
         except (OSError, ValueError):
             note_read(root, rel, None)
