@@ -106,6 +106,7 @@ class Scenario:
         self.trigger = trigger
         self._results: dict[JobNode, frozenset[str]] = {}
         self._active: set[JobNode] = set()
+        self._folds: dict[JobNode, tuple[Tri, Tri] | None] = {}  # None: in progress
 
     @staticmethod
     def triggered(graph: RepoGraph, path: str) -> Scenario:
@@ -221,13 +222,48 @@ class Scenario:
             return []
         return [JobNode(node.path, n, node.via) for n in sorted(wg.ancestors(node.job))]
 
+    def _ancestor_fold(self, node: JobNode) -> tuple[Tri, Tri] | None:
+        """(all ancestors succeeded, some ancestor failed) over every ancestor of
+        `node`, from its needs' folds: Kleene `&` and `|` are idempotent, so the
+        ancestors shared by several needs count once, as over the closure, and a deep
+        `needs` graph costs one visit per edge instead of one per ancestor per job.
+        None in a `needs` cycle (DG001), where the caller folds the closure itself."""
+        if node not in self.affected:
+            # Its ancestors are not affected either (the scenario reaches every job
+            # downstream of what it starts from), and an unaffected job can end any
+            # way: the fold is unknown as soon as there is one ancestor.
+            wg = self.graph.workflows.get(node.path)
+            needs = wg.needs.get(node.job, ()) if wg is not None else ()
+            if any(n != node.job for n in needs):
+                return (Tri.UNKNOWN, Tri.UNKNOWN)
+            return (Tri.TRUE, Tri.FALSE)
+        if node in self._folds:
+            return self._folds[node]
+        self._folds[node] = None
+        success, failure = Tri.TRUE, Tri.FALSE
+        for n in self.needs(node):
+            below = self._ancestor_fold(n)
+            if below is None:
+                return None  # stays None: a cycle runs through here
+            r = self.results(n)
+            success = success & below[0] & (Tri.TRUE if r == {SUCCESS} else _maybe(SUCCESS in r))
+            failure = failure | below[1] | (Tri.TRUE if r == {FAILURE} else _maybe(FAILURE in r))
+        self._folds[node] = folded = (success, failure)
+        return folded
+
     def status(self, node: JobNode) -> dict[str, bool | None]:
         """`success()`/`failure()` of a job in the scenario (None: unknown)."""
-        success, failure = Tri.TRUE, Tri.FALSE
-        for a in self.ancestors(node):
-            r = self.results(a)
-            success = success & (Tri.TRUE if r == {SUCCESS} else _maybe(SUCCESS in r))
-            failure = failure | (Tri.TRUE if r == {FAILURE} else _maybe(FAILURE in r, Tri.FALSE))
+        folded = self._ancestor_fold(node)
+        if folded is None:
+            success, failure = Tri.TRUE, Tri.FALSE
+            for a in self.ancestors(node):
+                r = self.results(a)
+                success = success & (Tri.TRUE if r == {SUCCESS} else _maybe(SUCCESS in r))
+                failure = failure | (
+                    Tri.TRUE if r == {FAILURE} else _maybe(FAILURE in r, Tri.FALSE)
+                )
+        else:
+            success, failure = folded
         if node.via:
             inherited = self.status(_callers(node)[0])
             if not (inherited["success"] is True and inherited["failure"] is False):
