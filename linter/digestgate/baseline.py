@@ -31,7 +31,6 @@ from digestgate.findings import Finding
 if TYPE_CHECKING:
     from digestgate.config import Config
     from digestgate.discover import Target
-    from digestgate.engine import Options
 
 VERSION = 1
 _FIELDS = ("root", "path", "code", "fingerprint", "message")
@@ -155,16 +154,6 @@ def _parse(file: Path, doc: Any) -> list[Entry]:
             raise BaselineError(f"{file}: entry {n}: `message` must be a string")
         out.append(Entry(item["root"], item["path"], item["code"], item["fingerprint"], message))
     return out
-
-
-def run_scope(paths: Sequence[str], options: Options, folder: Path) -> Callable[[Entry], bool]:
-    """`scope` of a `check` run on `paths` (discovery and configuration done again:
-    both are cheap, and the engine's result keeps neither)."""
-    from digestgate.discover import targets
-    from digestgate.engine import load_target_config
-
-    found = targets(list(paths), options.stdin_filename, options.stdin)
-    return scope([(t, load_target_config(t, options)) for t in found], folder)
 
 
 def scope(checked: Sequence[tuple[Target, Config]], folder: Path) -> Callable[[Entry], bool]:

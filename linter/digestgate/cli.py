@@ -290,7 +290,7 @@ def check(
     failing = {id(f) for f in result.failing()}
     stale: int | None = None
     if known is not None:
-        findings, stale = _apply_baseline(known, findings, paths, options)
+        findings, stale = _apply_baseline(known, findings, result)
     try:
         text = _render(
             format,
@@ -331,12 +331,12 @@ def _write_baseline(file: Path, findings: list[Finding]) -> NoReturn:
 
 
 def _apply_baseline(
-    known: Baseline, findings: list[Finding], paths: list[str], options: engine.Options
+    known: Baseline, findings: list[Finding], result: engine.Result
 ) -> tuple[list[Finding], int]:
     """The findings not in the baseline, and how many of its entries matched nothing."""
-    from digestgate.baseline import apply, run_scope
+    from digestgate.baseline import apply, scope
 
-    applied = apply(findings, known, run_scope(paths, options, known.folder))
+    applied = apply(findings, known, scope(result.checked(), known.folder))
     return applied.kept, len(applied.stale)
 
 

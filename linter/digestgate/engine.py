@@ -77,6 +77,11 @@ class RepoResult:
 @dataclass
 class Result:
     repos: list[RepoResult] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)  # what each of `repos` checked
+
+    def checked(self) -> list[tuple[Target, Config]]:
+        """Each repository checked, with the configuration it was checked under."""
+        return [(t, r.config) for t, r in zip(self.targets, self.repos, strict=True)]
 
     @property
     def findings(self) -> list[Finding]:
@@ -116,7 +121,8 @@ def check(paths: Sequence[str], options: Options | None = None) -> Result:
             results[i] = result
     if store is not None and store.written:
         store.prune()
-    return Result([r for r in results if r is not None])
+    done = [(t, r) for t, r in zip(found, results, strict=True) if r is not None]
+    return Result([r for _, r in done], [t for t, _ in done])
 
 
 # Checking makes hundreds of thousands of small objects: the cyclic collector would

@@ -245,9 +245,9 @@ class Scenario:
             below = self._ancestor_fold(n)
             if below is None:
                 return None  # stays None: a cycle runs through here
-            r = self.results(n)
-            success = success & below[0] & (Tri.TRUE if r == {SUCCESS} else _maybe(SUCCESS in r))
-            failure = failure | below[1] | (Tri.TRUE if r == {FAILURE} else _maybe(FAILURE in r))
+            succeeded, failed = _ended(self.results(n))
+            success = success & below[0] & succeeded
+            failure = failure | below[1] | failed
         self._folds[node] = folded = (success, failure)
         return folded
 
@@ -257,11 +257,9 @@ class Scenario:
         if folded is None:
             success, failure = Tri.TRUE, Tri.FALSE
             for a in self.ancestors(node):
-                r = self.results(a)
-                success = success & (Tri.TRUE if r == {SUCCESS} else _maybe(SUCCESS in r))
-                failure = failure | (
-                    Tri.TRUE if r == {FAILURE} else _maybe(FAILURE in r, Tri.FALSE)
-                )
+                succeeded, failed = _ended(self.results(a))
+                success = success & succeeded
+                failure = failure | failed
         else:
             success, failure = folded
         if node.via:
@@ -406,6 +404,13 @@ def top_workflow(node: JobNode) -> str:
 
 def _maybe(possible: bool, otherwise: Tri = Tri.FALSE) -> Tri:
     return Tri.UNKNOWN if possible else otherwise
+
+
+def _ended(results: frozenset[str]) -> tuple[Tri, Tri]:
+    """Did a job with these possible results succeed, and did it fail?"""
+    succeeded = Tri.TRUE if results == {SUCCESS} else _maybe(SUCCESS in results)
+    failed = Tri.TRUE if results == {FAILURE} else _maybe(FAILURE in results)
+    return succeeded, failed
 
 
 def _bool(t: Tri) -> bool | None:
