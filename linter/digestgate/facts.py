@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 from digestgate.model import Text
 from digestgate.span import Span
@@ -45,15 +46,16 @@ class PieceKind(str, Enum):
     UNKNOWN = "unknown"  # anything else that is only known at run time (globs, arithmetic)
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
+class Piece(NamedTuple):
+    """One piece of a `Value`. `Piece` and `Value` are named tuples, as `Span` is, because
+    the analysers make them by the hundred thousand."""
+
     kind: PieceKind
     text: str
     span: Span | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
+class Value(NamedTuple):
     """A string value with the parts known now and the slots filled at run time."""
 
     pieces: tuple[Piece, ...]

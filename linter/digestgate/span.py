@@ -8,11 +8,14 @@ lines and UTF-16 columns, JSON and text keep these numbers as they are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Span:
+class Span(NamedTuple):
+    """A named tuple rather than a frozen dataclass: spans are the objects a run makes
+    most of (about half a million on a large corpus), and a tuple is made about four
+    times faster. Read-only all the same; order is (line, column, end_line, end_column)."""
+
     line: int
     column: int
     end_line: int
