@@ -671,6 +671,26 @@ def _analyse(ctx: _Ctx, argv: Sequence[Value]) -> _Out:
     return out
 
 
+def _inert(command: Command) -> bool:
+    """Whether `_analyse` finds nothing in `command` without looking further: its first
+    word is not a variable assignment and names no wrapper, handler or Python. Most
+    commands of a script (`echo`, `cd`, `npm`, ...) are answered here, cheaply."""
+    if not command.argv:
+        return True
+    first = command.argv[0]
+    if _ASSIGN.match(flat_text(first)):
+        return False
+    name = command_name(first)
+    if name is None:
+        return True
+    return not (
+        name in _HANDLERS
+        or name in _WRAPPERS
+        or name == "executor"
+        or re.fullmatch(r"(python|pypy)[0-9.]*|py", name)
+    )
+
+
 def _inner(ctx: _Ctx, argv: Sequence[Value]) -> _Out:
     """Classify a command run inside another (docker run/exec, ...)."""
     return _analyse(replace(ctx, depth=ctx.depth + 1), argv)
@@ -3253,6 +3273,8 @@ def analyse_script(
     loaded = False
     ecr_source: Value | None = None
     for command in commands:
+        if _inert(command):
+            continue
         out = _analyse(_Ctx(command, compose, step_env), command.argv)
         pushes = dict(out.pushes)
         for i, op in enumerate(out.ops):

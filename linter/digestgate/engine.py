@@ -127,8 +127,11 @@ def check(paths: Sequence[str], options: Options | None = None) -> Result:
 
 # Checking makes hundreds of thousands of small objects: the cyclic collector would
 # spend a third of the run scanning them. It is paused while repositories are checked
-# and run once after each: little is left for it (the model has no reference cycles;
-# ruamel.yaml's C loader leaves a few), but what is left adds up over a long run.
+# and run after a repository only when enough objects outlived it (the model has no
+# reference cycles, so a checked repository's objects are freed at once; ruamel.yaml's
+# C loader leaves a few cycles, and they add up over a long run). `gc.get_count()[0]`
+# counts the objects made and not freed since the last collection, paused or not.
+_SURVIVORS = 50_000
 
 
 def _paused_gc() -> bool:
@@ -139,14 +142,15 @@ def _paused_gc() -> bool:
 
 
 def _collect(was_enabled: bool) -> None:
-    if was_enabled:
+    if was_enabled and gc.get_count()[0] > _SURVIVORS:
         gc.collect()
         gc.freeze()  # survivors (lazily imported libcst, caches) are not rescanned
 
 
 def _resumed_gc(was_enabled: bool) -> None:
-    # No collection here: `_collect` ran after the last repository, and a full one now
-    # would scan every module again, for nothing.
+    # No collection here: the last repository left fewer than _SURVIVORS objects (or
+    # `_collect` collected them), and a full collection now would scan every module
+    # again, for nothing.
     gc.unfreeze()
     if was_enabled:
         gc.enable()

@@ -56,6 +56,7 @@ MAX_SCRIPT_BYTES = 1024 * 1024
 _BASH_SHELLS = re.compile(r"^(bash|sh)(\s|$)|^(/usr)?/bin/(ba)?sh(\s|$)")
 _SCRIPT_SUFFIXES = (".sh", ".bash")
 _PYTHON = re.compile(r"^(python(3(\.\d+)?)?|py)$")
+_RUNNERS = ("bash", "sh", "uv", "poetry")  # commands whose arguments name a script
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Facts:
     _envs: dict[tuple[int, str, str], tuple[dict[str, Value], str]] = field(default_factory=dict)
     _values: dict[int, Value] = field(default_factory=dict)
     _in_job: dict[tuple[int, str, str, int], StepFacts] = field(default_factory=dict)
+    _of: dict[tuple[JobNode, int], StepFacts] = field(default_factory=dict)
     _readers: dict[str, ComposeReader] = field(default_factory=dict)  # by working directory
     _real_root: Path | None = None
 
@@ -76,7 +78,14 @@ class Facts:
         return self.graph.repository
 
     def of(self, node: JobNode, index: int) -> StepFacts:
-        """Facts of the `index`-th expanded step of a job instance."""
+        """Facts of the `index`-th expanded step of a job instance (remembered: every
+        rule asks for them, about sixteen times per step on a large corpus)."""
+        hit = self._of.get((node, index))
+        if hit is None:
+            hit = self._of[(node, index)] = self._of_instance(node, index)
+        return hit
+
+    def _of_instance(self, node: JobNode, index: int) -> StepFacts:
         job = self.graph.job(node)
         steps = self.graph.steps(node.path, job)
         facts = self.of_step(steps[index], job, node.path)
@@ -332,6 +341,14 @@ class Facts:
 
     def _script_of(self, command: Command, workdir: Text | None) -> tuple[str, str] | None:
         """A local script a command runs: (repository-relative path, "shell"|"python")."""
+        if not command.argv:
+            return None
+        first = command.argv[0]  # most commands are none of these: answered early
+        if not first.is_static:
+            return None
+        name = first.text
+        if "/" not in name and name not in _RUNNERS and not _PYTHON.match(name):
+            return None
         argv = [a.text for a in command.argv if a.is_static]
         if len(argv) != len(command.argv) or not argv:
             return None
