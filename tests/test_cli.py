@@ -655,3 +655,42 @@ def test_ctrl_c_exits_130_quietly(
         cli.main()
     assert exit_info.value.code == 130
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_check_exits_hard_only_after_the_whole_report_is_out(tmp_path: Path) -> None:
+    """`python -m digestgate check` ends with `os._exit` (no interpreter teardown): the
+    report must still arrive whole, on a pipe and in a file, with the right status."""
+    files = {
+        f".github/workflows/w{i:03}.yml": f"""
+            on: push
+            jobs:
+              unit:
+                runs-on: ubuntu-latest
+                container: ghcr.io/acme/tool-{i}:v1
+                steps:
+                  - run: make test
+            """
+        for i in range(300)
+    }
+    repo = write_repo(tmp_path / "repo", {**files, ".digestgate.toml": 'fail-on = "warning"'})
+    proc = dg("check", "--no-cache", "--select", "DG101", "-f", "json", ".", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    found = json.loads(proc.stdout)["findings"]
+    assert len(found) == 300  # one tag-pinned container per workflow
+    assert {f["path"] for f in found} == set(files)
+    report = tmp_path / "report.txt"
+    proc = dg("check", "--select", "DG101", "-o", str(report), ".", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    assert len(codes(report.read_text(encoding="utf-8"))) == 300
+    clean = write_repo(
+        tmp_path / "clean",
+        {
+            ".github/workflows/ok.yml": files[".github/workflows/w000.yml"].replace(
+                ":v1", "@sha256:" + "a" * 64
+            )
+        },
+    )
+    assert dg("check", "--no-config", ".", cwd=clean).returncode == 0
+    assert dg("check", "--no-config", ".", cwd=repo).returncode == 0  # warnings only
+    missing = dg("check", "no-such-folder", cwd=tmp_path)
+    assert missing.returncode == 2 and "no-such-folder" in missing.stderr

@@ -1,6 +1,6 @@
 """`python -m digestgate`."""
 
-from digestgate.cli import main
+from digestgate.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()
