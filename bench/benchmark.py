@@ -137,8 +137,23 @@ def measure(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> Sample:
 # -- the tools --------------------------------------------------------------------------
 
 
+def executable(name: str) -> str | None:
+    """The program `name` runs, past a version manager's shim (pyenv's is a shell script
+    that costs every tool ~70 ms a run here, which users without pyenv do not pay)."""
+    found = shutil.which(name)
+    if found is None or os.sep + "shims" + os.sep not in found:
+        return found
+    try:
+        real = subprocess.run(
+            ["pyenv", "which", name], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return found
+    return real if real and os.access(real, os.X_OK) else found
+
+
 def digestgate_argv() -> list[str]:
-    found = shutil.which("digestgate")
+    found = executable("digestgate")
     return [found] if found else [sys.executable, "-m", "digestgate"]
 
 
@@ -270,8 +285,8 @@ def main() -> int:
 def run(args: argparse.Namespace, folder: Path, repos: list[Path], tmp: Path) -> int:
     env, note = child_env(tmp)
     dg = digestgate_argv()
-    zizmor = None if args.no_peers else shutil.which("zizmor")
-    actionlint = None if args.no_peers else shutil.which("actionlint")
+    zizmor = None if args.no_peers else executable("zizmor")
+    actionlint = None if args.no_peers else executable("actionlint")
     print("versions:")
     print(f"  {version([*dg, '--version'])} (Python {sys.version.split()[0]})")
     print(f"  {version([zizmor, '--version'])}" if zizmor else "  zizmor: not installed")
