@@ -59,7 +59,9 @@ class Doc:
     def facts(self, index: int = 0) -> tuple[list[Operation], list[OutputWrite]]:
         found = step_facts(self.steps[index], PATH)
         assert found is not None
-        return found
+        operations, writes, loose = found
+        assert loose == loose_images(self.steps[index], PATH)
+        return operations, writes
 
 
 def _build(text: str) -> Workflow:

@@ -1430,14 +1430,16 @@ def _context(step: Step, path: str) -> tuple[ActionSpec, _Ctx] | None:
     return spec, _Ctx(step, path, step.uses.span, inputs)
 
 
-def step_facts(step: Step, path: str) -> tuple[list[Operation], list[OutputWrite]] | None:
-    """The operations and output writes of a step that uses a catalogued action;
-    None when the action is unknown (or known to be opaque)."""
+def step_facts(
+    step: Step, path: str
+) -> tuple[list[Operation], list[OutputWrite], list[ImageArg]] | None:
+    """The operations, output writes and loose images (`loose_images`) of a step that
+    uses a catalogued action; None when the action is unknown (or known to be opaque)."""
     found = _context(step, path)
     if found is None:
         return None
     result = _analyse(*found)
-    return result.operations, result.writes
+    return result.operations, result.writes, result.loose
 
 
 def loose_images(step: Step, path: str) -> list[ImageArg]:

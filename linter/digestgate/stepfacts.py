@@ -181,7 +181,7 @@ class Facts:
         found = catalogue.step_facts(step, path)
         if found is None:
             return StepFacts(opaque=True, notes=(f"{uses} is not a known action",))
-        operations, writes = found
+        operations, writes, loose = found
         operations = [
             replace(op, role=Role.BUILD, push=True)
             if op.index_assembly and op.role is Role.PROMOTE
@@ -191,7 +191,7 @@ class Facts:
         return StepFacts(
             operations=tuple(operations),
             writes=tuple(writes),
-            references=tuple(catalogue.loose_images(step, path)),
+            references=tuple(loose),
         )
 
     def _run_defaults(
