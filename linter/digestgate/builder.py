@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from digestgate.expressions import ExprError
+from digestgate.expressions import ExprError, find_placeholders
 from digestgate.model import (
     Action,
     Container,
@@ -134,8 +134,10 @@ class _Build:
                 at = text.locate(parsed.offset, 1)
                 self.problems.append(Problem(at, f"invalid expression in `if:`: {parsed.message}"))
         for text in self.with_expressions:
-            for placeholder, span in text.placeholders():
+            # only a placeholder in error is located (`Text.placeholders` locates all)
+            for placeholder in find_placeholders(text.value):
                 if placeholder.error is not None:
+                    span = text.locate(placeholder.start, placeholder.end - placeholder.start)
                     self.problems.append(
                         Problem(span, f"invalid expression: {placeholder.error.message}")
                     )
@@ -241,10 +243,15 @@ class _Build:
         self.unknown_keys(m, STEP_KEYS, f"step {index + 1} of {where}")
         uses = self.text(m.get("uses"), "uses")
         run = self.text(m.get("run"), "run")
-        control = any(k in m for k in CONTROL_KEYS)
         if uses is not None and run is not None:
             self.problem(m, f"step {index + 1} of {where} has both `uses` and `run`")
-        elif uses is None and run is None and not control and "uses" not in m and "run" not in m:
+        elif (
+            uses is None
+            and run is None
+            and "uses" not in m
+            and "run" not in m
+            and not any(k in m for k in CONTROL_KEYS)  # a wait or cancel step
+        ):
             self.problem(m, f"step {index + 1} of {where} has neither `uses` nor `run`")
         with_node = m.get("with")
         background = self.text(m.get("background"), "background")

@@ -24,7 +24,7 @@ caller turns it into a DG000 finding.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from digestgate.nodes import Source, YMap, YNode, YScalar, YSeq
 from digestgate.span import Span
@@ -143,15 +143,24 @@ _MEMO_SIZE = 50_000
 
 
 def _memo_resolver(base: type) -> type:
-    """ruamel's resolver, remembering the tag of each short plain scalar.
+    """ruamel's resolver, made cheap for the C composer, which calls it for every node.
 
-    With the C parser the YAML version is always the default one (the parser does
-    not pass a `%YAML` directive on), so a scalar's tag depends on its text alone;
-    ruamel works the version out again (through three failed attribute lookups) for
-    every scalar, a sixth of the loading time."""
-    from ruamel.yaml.nodes import ScalarNode
+    digestgate adds no path resolvers, so a node's tag depends on its kind and, for a
+    plain scalar, on its text alone: with the C parser the YAML version is always the
+    default one (the parser does not pass a `%YAML` directive on). So collections and
+    quoted or block scalars get their kind's default tag at once, and each short plain
+    scalar's tag is remembered. (ruamel works the version out again, through three
+    failed attribute lookups, for every scalar: a sixth of the loading time.)"""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-    memo: dict[tuple[str, Any], Any] = {}
+    if base.yaml_path_resolvers:  # type: ignore[attr-defined]
+        return base  # not digestgate's resolver: nothing here would hold
+    default = {
+        ScalarNode: base.DEFAULT_SCALAR_TAG,  # type: ignore[attr-defined]
+        SequenceNode: base.DEFAULT_SEQUENCE_TAG,  # type: ignore[attr-defined]
+        MappingNode: base.DEFAULT_MAPPING_TAG,  # type: ignore[attr-defined]
+    }
+    memo: dict[str, Any] = {}
     getter = base.processing_version.fget  # type: ignore[attr-defined]
 
     class MemoResolver(base):  # type: ignore[misc]
@@ -164,15 +173,23 @@ def _memo_resolver(base: type) -> type:
             return version
 
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-            if kind is not ScalarNode or len(value) > _MEMO_TEXT or self.yaml_path_resolvers:
-                return super().resolve(kind, value, implicit)
-            key = (value, implicit)
-            tag = memo.get(key)
+            if kind is not ScalarNode or not implicit[0]:
+                return default[kind]  # no implicit resolution, as in ruamel's
+            tag = memo.get(value)
             if tag is None:
-                if len(memo) >= _MEMO_SIZE:
-                    memo.clear()
-                tag = memo[key] = super().resolve(kind, value, implicit)
+                tag = super().resolve(kind, value, implicit)
+                if len(value) <= _MEMO_TEXT:
+                    if len(memo) >= _MEMO_SIZE:
+                        memo.clear()
+                    memo[value] = tag
             return tag
+
+        # Called around every node; with no path resolvers ruamel's do nothing.
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            pass
+
+        def ascend_resolver(self) -> None:
+            pass
 
     return MemoResolver
 
@@ -242,14 +259,12 @@ def _tidy(message: str) -> str:
 
 def _check_depth(source: Source) -> None:
     text = source.text
-    bound = (
-        text.count("[")
-        + text.count("{")
-        + text.count("- ")
-        + text.count("-\n")
-        + text.count(":")
-        + text.count("?")
-    )
+    if len(text) < _CHEAP_DEPTH_BOUND:
+        return  # the bound below counts characters (at most one each)
+    singles = text.count("[") + text.count("{") + text.count(":") + text.count("?")
+    if singles + text.count("-") < _CHEAP_DEPTH_BOUND:
+        return  # every "- " and "-\n" is a "-": the bound below is smaller still
+    bound = singles + text.count("- ") + text.count("-\n")
     if bound < _CHEAP_DEPTH_BOUND:
         return
     from ruamel.yaml.error import YAMLError
@@ -272,26 +287,117 @@ def _check_depth(source: Source) -> None:
         return  # the composer reports syntax errors with better context
 
 
+class _TooDeep(Exception):
+    """More than MAX_DEPTH containers on a path (or an alias inside itself)."""
+
+
 class _Converter:
-    """ruamel nodes -> our nodes, iteratively, sharing aliased nodes."""
+    """ruamel nodes -> our nodes, sharing aliased nodes.
+
+    Recursive, one call per node: a path of MAX_DEPTH containers is a few hundred
+    frames (the recursion limit is 1,000); deeper (or recursive) input is handed to
+    `_check_expansion`, which measures the depth without recursing."""
 
     def __init__(self, source: Source) -> None:
+        from ruamel.yaml.nodes import MappingNode, ScalarNode
+
         self.source = source
-        self.done: dict[int, YNode] = {}
+        self.done: dict[int, YNode] = {}  # by id() of the ruamel node: aliases share
+        self.shared = False  # a ruamel node was reached twice (an alias)
+        self.tags: dict[int, str] = {}  # our tag name by id() of the ruamel Tag
         self.sizes: dict[int, int] = {}
+        self.scalar_type = ScalarNode
+        self.mapping_type = MappingNode
 
     def convert(self, raw: Any) -> YNode:
-        # The tree is built first: without aliases (nothing shared) its node count and
-        # depth decide whether `_check_expansion` could refuse it, which is then not
-        # needed. Otherwise it runs, and its refusal comes first, as the only one.
+        # The tree is built first: without aliases (nothing shared) and not too deep,
+        # its node count decides whether `_check_expansion` could refuse it, which is
+        # then not needed. Otherwise it runs, and its refusal comes first, as the only
+        # one (a path deeper than MAX_DEPTH or a recursive alias is always refused).
         try:
-            root, shared, height = self._build(raw)
+            root = self._node(raw, 1)
         except LoadError:
             self._check_expansion(raw)
             raise
-        if shared or height > MAX_DEPTH or len(self.done) > MAX_EXPANDED_NODES:
+        except _TooDeep:
+            self._check_expansion(raw)  # refuses a path this deep (or a recursive alias)
+            raise LoadError(  # not reached
+                self._span(raw), f"YAML nested more than {MAX_DEPTH} levels deep"
+            ) from None
+        if self.shared or len(self.done) > MAX_EXPANDED_NODES:
             self._check_expansion(raw)
         return root
+
+    def _node(self, raw: Any, depth: int) -> YNode:
+        """Our node for `raw`, which is inside `depth - 1` containers."""
+        key = id(raw)
+        done = self.done
+        node = done.get(key)
+        if node is not None:
+            self.shared = True
+            return node
+        source = self.source
+        start = raw.start_mark.index
+        end = raw.end_mark.index
+        if isinstance(raw, self.scalar_type):
+            tag = self.tags.get(id(raw.ctag)) or self._tag(raw)
+            node = done[key] = YScalar(source, start, end, raw.value, tag, raw.style or "plain")
+            return node
+        if depth > MAX_DEPTH:
+            raise _TooDeep
+        depth += 1
+        # Children in document order, each before its container (the order in which
+        # problems are found); loops, not comprehensions, which would be a second
+        # frame per level.
+        if isinstance(raw, self.mapping_type):
+            items = []
+            for k, v in raw.value:
+                items.append((self._node(k, depth), self._node(v, depth)))
+            node = YMap(source, start, end, items, self._values(items))  # type: ignore[arg-type]
+        else:
+            children = []
+            for child in raw.value:
+                children.append(self._node(child, depth))
+            node = YSeq(source, start, end, children)
+        done[key] = node
+        return node
+
+    def _tag(self, raw: Any) -> str:
+        """The tag name of a ruamel scalar; remembered by its Tag object, which the
+        resolver shares between scalars (and which lives as long as the raw tree)."""
+        tag = raw.tag
+        if tag == "tag:yaml.org,2002:merge":
+            raise LoadError(
+                self._span(raw), "YAML merge keys (<<) are not supported by GitHub Actions"
+            )
+        name = self.tags[id(raw.ctag)] = _TAGS.get(tag, "str")
+        return name
+
+    def _values(self, items: list[tuple[YNode, YNode]]) -> dict[str, YNode]:
+        """A mapping's values by key text, or the first key that is a collection or
+        is repeated refused."""
+        values: dict[str, YNode] = {}
+        for key, value in items:
+            if not isinstance(key, YScalar):
+                self._refuse_keys(items)
+            values[key.value] = value
+        if len(values) < len(items):
+            self._refuse_keys(items)
+        return values
+
+    def _refuse_keys(self, items: list[tuple[YNode, YNode]]) -> NoReturn:
+        seen: dict[str, YScalar] = {}
+        for key, _ in items:
+            if not isinstance(key, YScalar):
+                raise LoadError(key.span, "a mapping key must be a plain value, not a collection")
+            first = seen.get(key.value)
+            if first is not None:
+                raise LoadError(
+                    key.span,
+                    f"duplicate key {key.value!r} (first defined on line {first.span.line})",
+                )
+            seen[key.value] = key
+        raise AssertionError("no key to refuse")
 
     def _check_expansion(self, raw: Any) -> None:
         """Expanded tree size via post-order DP over the (shared) node graph."""
@@ -346,83 +452,4 @@ class _Converter:
     def _span(self, node: Any) -> Span:
         # From character indices: the parsers' line numbers are not the file's (they
         # also break lines at U+0085, U+2028, U+2029, and may point past the end).
-        line, col = self.source.position(node.start_mark.index)
-        end_line, end_col = self.source.position(node.end_mark.index)
-        if end_col == 1 and end_line > line:
-            # block scalars and collections end at the start of the next line
-            end_line -= 1
-            end_col = len(self.source.line_text(end_line)) + 1
-        return Span(line, col, end_line, end_col)
-
-    def _build(self, raw: Any) -> tuple[YNode, bool, int]:
-        """The tree; whether a node is shared (an alias); the most containers on a path."""
-        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
-        # Post-order: containers are finished after their children.
-        stack: list[tuple[Any, bool, int]] = [(raw, False, 1)]
-        done = self.done
-        open_: set[int] = set()  # containers on the current path, children pending
-        shared = False
-        height = 0
-        while stack:
-            node, ready, depth = stack.pop()
-            key = id(node)
-            if key in done:
-                shared = True
-                continue
-            if isinstance(node, ScalarNode):
-                done[key] = self._scalar(node)
-            elif not ready:
-                if key in open_:
-                    raise self._recursive(node)
-                open_.add(key)
-                stack.append((node, True, depth))
-                if depth > height:
-                    height = depth
-                depth += 1
-                if isinstance(node, MappingNode):
-                    for k, v in reversed(node.value):
-                        stack.append((v, False, depth))
-                        stack.append((k, False, depth))
-                elif isinstance(node, SequenceNode):
-                    stack.extend((c, False, depth) for c in reversed(node.value))
-            elif isinstance(node, MappingNode):
-                open_.discard(key)
-                done[key] = self._mapping(node)
-            else:
-                open_.discard(key)
-                done[key] = YSeq(self._span(node), [done[id(c)] for c in node.value])
-        return done[id(raw)], shared, height
-
-    def _scalar(self, node: Any) -> YScalar:
-        tag = node.tag
-        if tag == "tag:yaml.org,2002:merge":
-            raise LoadError(
-                self._span(node), "YAML merge keys (<<) are not supported by GitHub Actions"
-            )
-        return YScalar(
-            self._span(node),
-            node.value,
-            _TAGS.get(tag, "str"),
-            node.style or "plain",
-            self.source,
-            node.start_mark.index,
-            node.end_mark.index,
-        )
-
-    def _mapping(self, node: Any) -> YMap:
-        items: list[tuple[YScalar, YNode]] = []
-        seen: dict[str, YScalar] = {}
-        for k, v in node.value:
-            key = self.done[id(k)]
-            if not isinstance(key, YScalar):
-                raise LoadError(key.span, "a mapping key must be a plain value, not a collection")
-            first = seen.get(key.value)
-            if first is not None:
-                raise LoadError(
-                    key.span,
-                    f"duplicate key {key.value!r} (first defined on line {first.span.line})",
-                )
-            seen[key.value] = key
-            items.append((key, self.done[id(v)]))
-        return YMap(self._span(node), items)
+        return self.source.span(node.start_mark.index, node.end_mark.index)

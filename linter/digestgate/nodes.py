@@ -2,15 +2,17 @@
 
 These are small slotted classes rather than frozen dataclasses because the loader
 makes hundreds of thousands of them on a large run; treat them as read-only.
-Every node knows its `Span`. Scalars also know where their text sits in the file,
-so a position inside a string value (an expression, a shell command) can be mapped
+Every node knows where it sits in the file (character indices) and so its `Span`,
+which is worked out when first asked for: most nodes' spans are never read (a step's
+keys, say), and a `Span` for each would be the most made objects of a run. Scalars'
+indices also map a position inside a string value (an expression, a shell command)
 back to a line and column (`YScalar.locate`).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from digestgate.span import Span
 
@@ -36,6 +38,20 @@ class Source:
         line = bisect_right(self._line_starts, index) - 1
         return line + 1, index - self._line_starts[line] + 1
 
+    def span(self, start: int, end: int) -> Span:
+        """The span from character index `start` to `end` (exclusive)."""
+        # `position` twice, inlined: spans of nodes are made by the hundred thousand
+        starts = self._line_starts
+        line = bisect_right(starts, start)
+        end_line = bisect_right(starts, end)
+        col = start - starts[line - 1] + 1
+        end_col = end - starts[end_line - 1] + 1
+        if end_col == 1 and end_line > line:
+            # block scalars and collections end at the start of the next line
+            end_line -= 1
+            end_col = len(self.line_text(end_line)) + 1
+        return Span(line, col, end_line, end_col)
+
     def line_text(self, line: int) -> str:
         """The text of a 1-based line, without its newline."""
         start = self._line_starts[line - 1]
@@ -48,34 +64,40 @@ class Source:
 
 
 class YNode:
-    __slots__ = ("span",)
+    """Text from `start_index` to `end_index` (exclusive) of `source`."""
 
-    def __init__(self, span: Span) -> None:
-        self.span = span
+    __slots__ = ("_span", "end_index", "source", "start_index")
+
+    def __init__(self, source: Source, start_index: int, end_index: int) -> None:
+        self.source = source
+        self.start_index = start_index
+        self.end_index = end_index
+        self._span: Span | None = None
+
+    @property
+    def span(self) -> Span:
+        span = self._span
+        if span is None:
+            span = self._span = self.source.span(self.start_index, self.end_index)
+        return span
 
 
 class YScalar(YNode):
     """A scalar. `value` is always the string form; `tag` says how YAML typed it."""
 
-    __slots__ = ("_lines", "end_index", "source", "start_index", "style", "tag", "value")
+    __slots__ = ("_lines", "style", "tag", "value")
 
     def __init__(
-        self,
-        span: Span,
-        value: str,
-        tag: str,
-        style: str,
-        source: Source | None,
-        start_index: int,
-        end_index: int,
+        self, source: Source, start_index: int, end_index: int, value: str, tag: str, style: str
     ) -> None:
-        super().__init__(span)
-        self.value = value
-        self.tag = tag  # "str", "int", "float", "bool", "null"
-        self.style = style  # "plain", "'", '"', "|", ">"
+        # YNode's fields set here too: one call less for the most made object
         self.source = source
         self.start_index = start_index
         self.end_index = end_index
+        self._span = None
+        self.value = value
+        self.tag = tag  # "str", "int", "float", "bool", "null"
+        self.style = style  # "plain", "'", '"', "|", ">"
         self._lines: tuple[list[int], int] | None = None  # literal blocks: line starts, indent
 
     def __repr__(self) -> str:
@@ -99,8 +121,6 @@ class YScalar(YNode):
             return self.span
         length = max(0, min(length, len(value) - offset))
         src = self.source
-        if src is None:
-            return self.span
         if self.style == "|":
             return self._locate_literal(src, offset, length)
         raw = src.text[self.start_index : self.end_index]  # a copy: not for `|` blocks
@@ -170,8 +190,10 @@ def _block_indent(src: Source, first: int, last: int) -> int:
 class YSeq(YNode):
     __slots__ = ("items",)
 
-    def __init__(self, span: Span, items: list[YNode]) -> None:
-        super().__init__(span)
+    def __init__(
+        self, source: Source, start_index: int, end_index: int, items: list[YNode]
+    ) -> None:
+        super().__init__(source, start_index, end_index)
         self.items = items
 
     def __repr__(self) -> str:
@@ -179,31 +201,40 @@ class YSeq(YNode):
 
 
 class YMap(YNode):
-    """A mapping. Keys are scalars (the loader rejects others); order is kept."""
+    """A mapping. Keys are scalars (the loader rejects others) and unique; order is kept."""
 
-    __slots__ = ("_index", "items")
+    __slots__ = ("_values", "get", "items")
 
-    def __init__(self, span: Span, items: list[tuple[YScalar, YNode]]) -> None:
-        super().__init__(span)
+    def __init__(
+        self,
+        source: Source,
+        start_index: int,
+        end_index: int,
+        items: list[tuple[YScalar, YNode]],
+        values: dict[str, YNode],
+    ) -> None:
+        """`values`: each item's value by its key's text."""
+        super().__init__(source, start_index, end_index)
         self.items = items
-        self._index = {k.value: (k, v) for k, v in items}
+        self._values = values
+        # `get(key)`, the value or None, is the dict's own: the builder asks hundreds
+        # of thousands of times, and a method around it would double the cost
+        self.get: Callable[[str], YNode | None] = values.get
 
     def __repr__(self) -> str:
         return f"YMap({self.items!r})"
 
-    def get(self, key: str) -> YNode | None:
-        hit = self._index.get(key)
-        return hit[1] if hit else None
-
     def key(self, key: str) -> YScalar | None:
-        hit = self._index.get(key)
-        return hit[0] if hit else None
+        for k, _ in self.items:
+            if k.value == key:
+                return k
+        return None
 
     def keys(self) -> list[str]:
         return [k.value for k, _ in self.items]
 
     def __contains__(self, key: str) -> bool:
-        return key in self._index
+        return key in self._values
 
 
 def scalar_text(node: YNode | None) -> str | None:
