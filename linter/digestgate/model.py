@@ -51,16 +51,32 @@ class Text:
         """An `if:` value as one expression (`${{ }}` around it is optional there).
 
         Mixed text such as `${{ a }} && b` is not one expression: GitHub reads it as
-        a string; `expressions.evaluate_condition` follows that reading."""
+        a string; `expressions.evaluate_condition` follows that reading. The answer
+        depends on the text alone and is remembered: the builder and several analyses
+        ask, and the same conditions come back in many jobs (expressions and errors
+        are immutable)."""
         value = self.value
-        stripped = value.strip()
-        try:
-            if stripped.startswith("${{") and stripped.endswith("}}") and value.count("${{") == 1:
-                start = value.index("${{") + 3
-                return parse_expression(value[start : value.rindex("}}")], start)
-            return parse_expression(value)
-        except ExprError as exc:
-            return exc
+        found = _CONDITIONS.get(value)
+        if found is None:
+            if len(_CONDITIONS) >= _CONDITIONS_SIZE:
+                _CONDITIONS.clear()
+            found = _CONDITIONS[value] = _condition(value)
+        return found
+
+
+_CONDITIONS: dict[str, Expr | ExprError] = {}
+_CONDITIONS_SIZE = 20_000
+
+
+def _condition(value: str) -> Expr | ExprError:
+    stripped = value.strip()
+    try:
+        if stripped.startswith("${{") and stripped.endswith("}}") and value.count("${{") == 1:
+            start = value.index("${{") + 3
+            return parse_expression(value[start : value.rindex("}}")], start)
+        return parse_expression(value)
+    except ExprError as exc:
+        return exc
 
 
 @dataclass(frozen=True, slots=True)
