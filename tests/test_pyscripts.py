@@ -7,12 +7,15 @@ counted by hand on the fixture lines quoted next to them.
 
 from __future__ import annotations
 
+import ast
 import inspect
+import sysconfig
 import time
 from pathlib import Path
 
 import pytest
 
+from digestgate import pyscripts
 from digestgate.facts import Command, ImageUse, Operation, PieceKind, Role, Value, WriteTarget
 from digestgate.pyscripts import PythonScript, analyse_python, module_path
 from digestgate.span import Span
@@ -916,3 +919,127 @@ def test_positions_match_libcsts_provider() -> None:
     }
     assert len(expected) > 500
     assert _positions(module) == expected
+
+
+# --- the `_Flow` pre-check: scripts that cannot report are not parsed with libcst -------
+
+_REPORTING = {
+    "alias of open": """
+        import os
+        o = open
+        f = o(os.environ["GITHUB_OUTPUT"], "a")
+        f.write("digest=sha256:abc\\n")
+    """,
+    "pathlib alias": """
+        import os
+        from pathlib import Path as P
+        P(os.environ["GITHUB_OUTPUT"]).write_text("tag=v1\\n")
+    """,
+    "print to an opened file": """
+        import os
+        print("digest=x", file=open(os.environ["GITHUB_OUTPUT"], "a"))
+    """,
+    "path passed as a parameter": """
+        import os
+        def save(p, v):
+            with open(p, "a") as f:
+                f.write(v)
+        save(os.environ["GITHUB_OUTPUT"], "digest=sha256:abc\\n")
+    """,
+    "environ imported under another name": """
+        from os import environ as E
+        with open(E["GITHUB_OUTPUT"], "a") as fh:
+            fh.write("tag=1\\n")
+    """,
+    "path returned by a function": """
+        import os
+        def out():
+            return os.environ["GITHUB_OUTPUT"]
+        with open(out(), "a") as fh:
+            fh.write("tag=1\\n")
+    """,
+    "path passed in **kwargs": """
+        import os
+        def save(**kw):
+            with open(kw["path"], "a") as f:
+                f.write("x=1\\n")
+        save(path=os.environ["GITHUB_OUTPUT"])
+    """,
+    "literal file name": """
+        with open("digest.txt", "w") as f:
+            f.write("sha256:abc")
+    """,
+}
+
+_SILENT = {
+    "argparse output path": """
+        import argparse, json
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--output")
+        args = parser.parse_args()
+        with open(args.output, "w") as f:
+            json.dump({"docker": 1}, f)
+    """,
+    "path joined from __file__": """
+        import json
+        from pathlib import Path
+        root = Path(__file__).parent
+        (root / "report.json").write_text(json.dumps({"sh": 1}))
+    """,
+}
+
+
+def _reports(script: PythonScript) -> bool:
+    return bool(script.commands or script.operations or script.references or script.writes)
+
+
+def _forced(source: str, path: str, monkeypatch: pytest.MonkeyPatch) -> PythonScript:
+    """The analysis with the `_Flow` pre-check switched off (every script parsed)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(pyscripts, "_can_report", lambda tree: True)
+        return analyse_python(source, path)
+
+
+@pytest.mark.parametrize("name", sorted(_REPORTING))
+def test_flow_parses_scripts_that_report(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = inspect.cleandoc(_REPORTING[name]) + "\n"
+    assert _reports(_forced(source, "s.py", monkeypatch))  # the case is worth checking
+    assert pyscripts._can_report(ast.parse(source))
+    assert analyse_python(source, "s.py") == _forced(source, "s.py", monkeypatch)
+
+
+@pytest.mark.parametrize("name", sorted(_SILENT))
+def test_flow_skips_scripts_that_cannot_report(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = inspect.cleandoc(_SILENT[name]) + "\n"
+    tree = ast.parse(source)
+    assert pyscripts._may_report(source, tree.body)  # the older, coarser check keeps it
+    assert not pyscripts._can_report(tree)
+    assert not _reports(_forced(source, "s.py", monkeypatch))
+    assert analyse_python(source, "s.py") == PythonScript()
+
+
+def test_flow_skips_only_what_reports_nothing_in_the_standard_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Soundness on real code any machine has: every standard-library module the
+    coarse check would parse and `_Flow` skips reports nothing when parsed anyway."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    skipped = 0
+    modules = [*sorted(stdlib.glob("*.py")), *sorted(stdlib.glob("*/*.py"))]
+    for path in modules:
+        if path.parent.name in ("test", "site-packages", "idlelib", "turtledemo"):
+            continue
+        source = path.read_text(encoding="utf-8", errors="replace")
+        if len(source) > 20_000:
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        if not pyscripts._may_report(source, tree.body) or pyscripts._can_report(tree):
+            continue
+        assert not _reports(_forced(source, path.name, monkeypatch)), path.name
+        skipped += 1
+        if skipped == 25:
+            break
+    assert skipped == 25  # enough modules were skipped for this to mean something

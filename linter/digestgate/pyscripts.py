@@ -63,8 +63,10 @@ guarded too.
 
 Bounds: the standard library `ast` parser checks the syntax first (a syntax error
 gives `errors` and an opaque script, nothing else); a script that names none of the
-APIs above and opens no file for writing cannot report anything and is not parsed
-further; top-level statements nested
+APIs above and opens no file for writing, or imports none of those libraries and opens
+files only at paths the walk cannot read as strings (`_Flow` traces, with `ast`, what
+each name may hold), cannot report anything and is not parsed further (the analyser's
+own errors are not looked for in it); top-level statements nested
 deeper than `MAX_NESTING` are skipped (libcst recurses, and its native parser can
 crash on very deep input); a script over `SMALL_SCRIPT_CHARS` is cut into blocks of
 top-level statements and only the blocks that can matter (they mention a process,
@@ -271,7 +273,7 @@ def _plan(text: str) -> _Plan | str:
 
     plan = _Plan()
     if len(text) <= SMALL_SCRIPT_CHARS:
-        keep = [_may_report(text, tree.body)] * len(chunks)
+        keep = [_may_report(text, tree.body) and _can_report(tree)] * len(chunks)
     else:
         # blocks of consecutive statements, so that selecting stays cheap
         blocks: list[list[int]] = [[]]
@@ -343,8 +345,11 @@ def _too_deep(nodes: Iterable[ast.AST], limit: int) -> bool:
             and isinstance(node.orelse[0], ast.If)
             else None
         )
-        for child in ast.iter_child_nodes(node):
-            stack.append((child, depth + (0.34 if child is elif_node else 1.0)))
+        for name in node._fields:  # `ast.iter_child_nodes`, without its generators
+            value = getattr(node, name, None)
+            for child in value if isinstance(value, list) else (value,):
+                if isinstance(child, ast.AST):
+                    stack.append((child, depth + (0.34 if child is elif_node else 1.0)))
     return False
 
 
@@ -484,6 +489,447 @@ def _may_report(text: str, nodes: Sequence[ast.stmt]) -> bool:
     if not _EFFECTS.isdisjoint(_IDENT.findall(text)):
         return True
     return _writes(nodes, text)
+
+
+# `_may_report` keeps every script that names an effect, but most of those it keeps only
+# write files whose path the walk cannot know (`open(args.output, "w")`, `root / "x"`)
+# or mention a word such as `docker`, and report nothing. `_Flow` follows, with `ast`,
+# where the values a report needs could come from, so that those are not parsed either.
+_PROCESS_MODULES = frozenset(
+    {"subprocess", "sh", "plumbum", "invoke", "fabric", "docker", "python_on_whales", "builtins"}
+)
+_ASYNC_EFFECTS = frozenset({"create_subprocess_exec", "create_subprocess_shell"})
+_OS_EFFECTS = _EFFECTS - _PROCESS_MODULES - _ASYNC_EFFECTS - {"write_text", "write_bytes"}
+_PATH_TYPES = frozenset({"Path", "PurePath", "PosixPath"})
+_PATH_WRITES = frozenset({"open", "write_text", "write_bytes"})
+# What a value may be, as far as a file write needs it: a string (`_Str`), a container
+# whose items may be anything (`_List`, `_Dict`, `os.environ`), a `pathlib` path
+# (`_File` with a path), `os.environ` itself (writing to it changes what the walk reads
+# from the environment), a step file variable (`os.environ["GITHUB_STEP_SUMMARY"]`: a
+# string `_open` does not write to, as for every `$GITHUB_*` but `$GITHUB_OUTPUT` and
+# `$GITHUB_ENV`; a string as soon as anything is made of it). `_ANY`: anything.
+_STR, _CONTAINER, _PATH, _ENVIRON, _STEP = 1, 2, 4, 8, 16
+_ANY = _STR | _CONTAINER | _PATH | _ENVIRON | _STEP
+# What calls may give, by the name of the function or method called (`_str_method`,
+# `_method`, `_ref_call`, `_builtin`); `get` and `which` give back what they were given.
+_GIVES = {
+    **dict.fromkeys(("join", "format", "strip", "rstrip", "lstrip", "decode", "encode"), _STR),
+    **dict.fromkeys(("setdefault", "getenv", "quote", "str", "check_output", "getoutput"), _STR),
+    **dict.fromkeys(("split", "rsplit", "splitlines", "copy", "getstatusoutput"), _CONTAINER),
+    **dict.fromkeys(("list", "tuple"), _CONTAINER),
+    "get": _ANY,
+    "which": _ANY,
+}
+
+_Def = ast.FunctionDef | ast.AsyncFunctionDef
+_CALLED, _ANNOTATION = 1, 2  # how `_Flow` meets a node: called, in an annotation
+_MAX_ROUNDS = 50
+
+
+class _Flow:
+    """Whether the walk of a script can report anything, read with `ast`.
+
+    A report needs a process, Docker or remote library (imported: `_PROCESS_MODULES`,
+    or `os` and `asyncio` with an effect named), or a file opened for writing: `open`
+    (`_builtin`) of a string path, or `.open`/`.write_text`/`.write_bytes` of a
+    `pathlib` path (`_file_method`), which `Path` (`_ref_call`) makes only of a string.
+    So the question is whether the path of such a call may be a string (or a path).
+
+    `kinds` answers it for an expression as `_Analyser._eval_node` evaluates it: which
+    of `_STR`, `_CONTAINER`, `_PATH` it may give. Names are read for the whole script
+    at once, every binding of a name counting for every use of it, in any function and
+    in any order: assignments, `with ... as`, imports (see `_Analyser._bind`,
+    `_import`), parameters (what any call of a function of that name passes, and the
+    defaults; a function called through another name passes to all), and what a local
+    function returns. Loop and `except` targets are always unknown to the walk; an
+    unpacking target may be anything its value contains. Everything else evaluates to
+    an unknown value, or to something (a module, a function) that is not a string.
+    A call the walk cannot follow gives an unknown value; a name called that is not a
+    function of the script nor an import (a parameter, a variable) may give anything.
+
+    A value written through a name (`f = open(p, "w")`, `g = open`, `m = path.write_text`)
+    comes from one of those calls, or from `open` or a method used without a call, which
+    count as a write. Annotations are never evaluated by the walk."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.names: dict[str, int] = {}  # what each name may hold
+        self.returns: dict[str, int] = {}  # local function -> what its calls may give
+        self.bindings: list[tuple[ast.expr, ast.expr]] = []  # (target, value)
+        self.defs: dict[str, list[_Def]] = {}
+        self.results: dict[str, list[ast.expr]] = {}  # local function -> returned values
+        self.imported: dict[str, set[str]] = {}  # bound name -> last parts of what it is
+        self.variables: set[str] = set()  # names bound by assignments and parameters
+        self.calls: list[ast.Call] = []
+        self.modules: set[str] = set()  # top-level packages imported
+        self.attributes: set[str] = set()  # attribute names, names imported from
+        self.bare: set[str] = set()  # `open`, `print`, path methods used but not called
+        self.settled = True  # False: `_settle` gave up
+        self.step_keys = False  # a `"GITHUB_..."` string is written
+        # (node, enclosing functions, how it is used: _CALLED, _ANNOTATION or 0)
+        todo: list[tuple[ast.AST, tuple[str, ...], int]] = [(tree, (), 0)]
+        while todo:  # depth first, parents before their children
+            node, owners, use = todo.pop()
+            if isinstance(node, ast.Name):
+                if not use and node.id in ("open", "print"):
+                    self.bare.add(node.id)
+                continue
+            if isinstance(node, ast.Constant):
+                if isinstance(node.value, str) and node.value.startswith("GITHUB_"):
+                    self.step_keys = True
+                continue
+            if isinstance(node, ast.Attribute):
+                self.attributes.add(node.attr)
+                if not use and node.attr in _PATH_WRITES:
+                    self.bare.add("." + node.attr)
+            elif isinstance(node, ast.Call):
+                self.calls.append(node)
+            elif isinstance(node, ast.Assign):
+                self.bindings.extend((target, node.value) for target in node.targets)
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+                if node.value is not None:
+                    self.bindings.append((node.target, node.value))
+            elif isinstance(node, ast.withitem):
+                if node.optional_vars is not None:
+                    self.bindings.append((node.optional_vars, node.context_expr))
+            elif isinstance(node, ast.Return):
+                if node.value is not None:
+                    for owner in owners:  # a nested function's returns count for all
+                        self.results[owner].append(node.value)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._def(node)
+                owners = (*owners, node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                self._import(node)
+            for name in _child_fields(type(node)):
+                value = getattr(node, name, None)
+                inner = _ANNOTATION if name in ("annotation", "returns") else use & _ANNOTATION
+                if isinstance(value, list):
+                    todo.extend((v, owners, inner) for v in value if isinstance(v, ast.AST))
+                elif isinstance(value, ast.AST):
+                    called = _CALLED if name == "func" and isinstance(node, ast.Call) else 0
+                    todo.append((value, owners, inner | called))
+        self.targets = [(_bound(target), target, value) for target, value in self.bindings]
+        for names, _, _ in self.targets:
+            self.variables.update(names)
+        # Step file variables are told apart only when the script cannot set them
+        # (`os.environ[...] = ...`), which the first settling tells.
+        self.steps = False
+        given = dict(self.names)
+        self._settle()
+        if self.step_keys and self.settled and not self._sets_environ():
+            self.steps = True
+            self.names, self.returns = dict(given), {}
+            self._settle()
+
+    def _def(self, node: _Def) -> None:
+        self.defs.setdefault(node.name, []).append(node)
+        self.results.setdefault(node.name, [])
+        args = node.args
+        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+            if arg is not None:
+                self.variables.add(arg.arg)
+        for arg in (args.vararg, args.kwarg):  # `*args` and `**kwargs`: a list, a dict
+            if arg is not None:
+                self.names[arg.arg] = self.names.get(arg.arg, 0) | _CONTAINER
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                self.modules.add(parts[0])
+                self.attributes.update(parts)
+                bound = alias.asname or parts[0]
+                self.imported.setdefault(bound, set()).add(parts[-1] if alias.asname else bound)
+            return
+        if node.module is not None and not node.level:
+            self.modules.add(node.module.split(".")[0])
+        for alias in node.names:
+            self.attributes.add(alias.name)
+            bound = alias.asname or alias.name
+            self.imported.setdefault(bound, set()).add(alias.name)
+            if alias.name == "environ":
+                self.names[bound] = self.names.get(bound, 0) | _CONTAINER | _ENVIRON
+
+    def _add(self, name: str, bits: int) -> bool:
+        if bits & ~self.names.get(name, 0):
+            self.names[name] = self.names.get(name, 0) | bits
+            return True
+        return False
+
+    def _settle(self) -> None:
+        """Propagate until nothing changes (each round only adds bits); after
+        `_MAX_ROUNDS`, everything may be anything."""
+        changed = True
+        rounds = 0
+        while changed:
+            rounds += 1
+            if rounds > _MAX_ROUNDS:
+                self.settled = False
+                return
+            changed = False
+            for names, target, value in self.targets:
+                bits = self.kinds(value)
+                if not isinstance(target, ast.Name):  # unpacking: items are anything
+                    bits = _ANY if bits & _CONTAINER else 0
+                for name in names:
+                    changed |= self._add(name, bits)
+            to_all = _Passed()  # what values called (any local function) are passed
+            for call in self.calls:
+                func = call.func
+                if isinstance(func, (ast.Attribute, ast.Lambda)):
+                    continue  # a method or a library: never a local function
+                if isinstance(func, ast.Name) and func.id not in self.variables:
+                    if func.id in self.defs:
+                        changed |= self._pass(self.defs[func.id], self._passed(call))
+                    continue  # else a builtin or an import
+                to_all.merge(self._passed(call))
+            for name, defs in self.defs.items():
+                changed |= self._pass(defs, to_all)
+                bits = 0
+                for value in self.results[name]:
+                    bits |= self.kinds(value)
+                if bits & ~self.returns.get(name, 0):
+                    self.returns[name] = self.returns.get(name, 0) | bits
+                    changed = True
+
+    def _sets_environ(self) -> bool:
+        """Whether an assignment may set a variable of `os.environ` (`_bind_subscript`)."""
+        return any(
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Store)
+            and self.kinds(node.value) & _ENVIRON
+            for _, target, _ in self.targets
+            for node in ast.walk(target)
+        )
+
+    def _step(self, environ: ast.expr | None, key: ast.expr | None) -> bool:
+        """Whether `environ[key]` (`.get(key)`, `getenv(key)`: `_getenv`) reads a step
+        file variable: `environ` is `os.environ` or the walk does not know it."""
+        return (
+            self.steps
+            and isinstance(key, ast.Constant)
+            and isinstance(key.value, str)
+            and key.value.startswith("GITHUB_")
+            and key.value not in ("GITHUB_OUTPUT", "GITHUB_ENV")
+            and (
+                environ is None
+                or (isinstance(environ, ast.Attribute) and environ.attr == "environ")
+                or (isinstance(environ, ast.Name) and self._imported(environ.id, "environ"))
+            )
+        )
+
+    def _imported(self, name: str, what: str) -> bool:
+        """Whether `name` only ever holds an import of something called `what`."""
+        return self.imported.get(name) == {what} and name not in self.variables | set(self.defs)
+
+    def _passed(self, call: ast.Call) -> _Passed:
+        """What `call` passes (`_Analyser._args`): positional arguments by position
+        until a `*x` one, keyword arguments by name, anything by `**x`."""
+        passed = _Passed()
+        for arg in call.args:
+            if isinstance(arg, ast.Starred):
+                passed.spread = True
+                break
+            passed.positions.append(self.kinds(arg))
+        for keyword in call.keywords:
+            if keyword.arg is None:
+                passed.anything = _ANY
+            else:
+                passed.by_name[keyword.arg] = self.kinds(keyword.value)
+        return passed
+
+    def _pass(self, defs: list[_Def], passed: _Passed) -> bool:
+        """Arguments and defaults given to the parameters of `defs` (`_bind_params`)."""
+        changed = False
+        for func in defs:
+            args = func.args
+            positional = [*args.posonlyargs, *args.args]
+            defaults = dict(
+                zip(
+                    [a.arg for a in positional[len(positional) - len(args.defaults) :]],
+                    args.defaults,
+                    strict=True,
+                )
+            )
+            for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+                if default is not None:
+                    defaults[arg.arg] = default
+            for i, param in enumerate((*positional, *args.kwonlyargs)):
+                bits = passed.anything | passed.by_name.get(param.arg, 0)
+                if i < len(positional):
+                    if i < len(passed.positions):
+                        bits |= passed.positions[i]
+                    elif passed.spread:
+                        bits = _ANY
+                default = defaults.get(param.arg)
+                if default is not None:
+                    bits |= self.kinds(default)
+                changed |= self._add(param.arg, bits)
+        return changed
+
+    def kinds(self, node: ast.expr) -> int:
+        """What evaluating `node` may give (see `_Analyser._eval_node`)."""
+        if isinstance(node, ast.Constant):
+            return _STR if isinstance(node.value, (str, bytes)) else 0
+        if isinstance(node, ast.JoinedStr):
+            return _STR
+        if isinstance(node, ast.Name):
+            return self.names.get(node.id, 0)
+        if isinstance(node, ast.Attribute):  # `_attr`: a process's output, `os.environ`
+            if node.attr == "environ":
+                return _CONTAINER | _ENVIRON
+            return _STR if node.attr == "stdout" else 0
+        if isinstance(node, ast.Subscript):
+            if self._step(node.value, node.slice):
+                return _STEP
+            return _ANY if self.kinds(node.value) & _CONTAINER else 0
+        if isinstance(node, ast.Call):
+            return self._gives(node)
+        if isinstance(node, ast.BinOp):  # `_binop`: `_add` and `_percent`
+            if isinstance(node.op, ast.Add):
+                bits = _made(self.kinds(node.left) | self.kinds(node.right))
+                return bits & (_STR | _CONTAINER)
+            return _made(self.kinds(node.left)) & _STR if isinstance(node.op, ast.Mod) else 0
+        if isinstance(node, ast.IfExp):  # a branch's string, as it is
+            return (self.kinds(node.body) | self.kinds(node.orelse)) & (_STR | _STEP)
+        if isinstance(node, ast.BoolOp):  # `or`: its left side when it is a variable
+            bits = 0
+            for value in node.values:
+                bits |= self.kinds(value)
+            return bits & (_STR | _STEP) if isinstance(node.op, ast.Or) else 0
+        if isinstance(node, (ast.NamedExpr, ast.Await)):
+            return self.kinds(node.value)
+        if isinstance(node, ast.Starred):
+            return _ANY
+        if isinstance(node, (ast.List, ast.Tuple, ast.Dict)):
+            return _CONTAINER
+        return 0  # numbers, comparisons, comprehensions, sets, lambdas: unknown
+
+    def _gives(self, call: ast.Call) -> int:
+        """What a call may give: a local function what it returns, a library function
+        or method what `_GIVES` says, `Path` of a string a path."""
+        func = call.func
+        bits = 0
+        key = call.args[0] if call.args else None
+        if isinstance(func, ast.Attribute):
+            if (func.attr in ("get", "setdefault") and self._step(func.value, key)) or (
+                func.attr == "getenv" and self._step(None, key)
+            ):
+                return _STEP
+            names = {func.attr}
+        elif isinstance(func, ast.Name):
+            if self._imported(func.id, "getenv") and self._step(None, key):
+                return _STEP
+            if func.id in self.variables:
+                return _ANY  # a value called: it may be anything
+            names = {func.id} | self.imported.get(func.id, set())
+            bits = self.returns.get(func.id, 0)
+        elif isinstance(func, ast.Lambda):
+            return 0
+        else:
+            return _ANY
+        for name in names:
+            bits |= _GIVES.get(name, 0)
+        path = not names.isdisjoint(_PATH_TYPES) and key is not None
+        if path and self.kinds(key) & (_STR | _STEP):  # type: ignore[arg-type]
+            bits |= _PATH  # a path `print(file=...)` writes to, whatever its name
+        return bits
+
+    def can_report(self) -> bool:
+        if not self.settled or not self.modules.isdisjoint(_PROCESS_MODULES):
+            return True
+        if "open" in self.bare:
+            return True
+        if "os" in self.modules and not _OS_EFFECTS.isdisjoint(self.attributes):
+            return True
+        if "asyncio" in self.modules and not _ASYNC_EFFECTS.isdisjoint(self.attributes):
+            return True
+        paths = "pathlib" in self.modules
+        if paths and not self.bare.isdisjoint({"print", ".open", ".write_text", ".write_bytes"}):
+            return True
+        for call in self.calls:
+            func = call.func
+            if isinstance(func, ast.Name) and func.id == "open":
+                if call.args and _may_write(call) and self.kinds(call.args[0]) & _STR:
+                    return True
+            elif (
+                paths
+                and isinstance(func, ast.Attribute)
+                and func.attr in _PATH_WRITES
+                and self.kinds(func.value) & _PATH
+                and (func.attr != "open" or _may_write(call))
+            ):
+                return True
+            if paths and any(  # `print(..., file=path)`
+                (k.arg == "file" and self.kinds(k.value) & _PATH)
+                or (k.arg is None and self._may_print(func))
+                for k in call.keywords
+            ):
+                return True
+        return False
+
+    def _may_print(self, func: ast.expr) -> bool:
+        """Whether a call of `func` may be a call of `print` (`_builtin`)."""
+        if isinstance(func, ast.Name):
+            return func.id == "print" or func.id in self.variables
+        return not isinstance(func, (ast.Attribute, ast.Lambda))
+
+
+def _made(bits: int) -> int:
+    """What a string made of values of `bits` may be: a step file variable is no longer
+    only that variable."""
+    return bits | _STR if bits & _STEP else bits
+
+
+@dataclass
+class _Passed:
+    """What calls pass to a local function, as `_Flow` bits (see `_Flow._passed`)."""
+
+    positions: list[int] = field(default_factory=list)
+    spread: bool = False  # a `*x`: the later positions are not known
+    by_name: dict[str, int] = field(default_factory=dict)
+    anything: int = 0  # `_ANY` for a `**x`
+
+    def merge(self, other: _Passed) -> None:
+        for i, bits in enumerate(other.positions):
+            if i < len(self.positions):
+                self.positions[i] |= bits
+            else:
+                self.positions.append(bits)
+        self.spread = self.spread or other.spread
+        for name, bits in other.by_name.items():
+            self.by_name[name] = self.by_name.get(name, 0) | bits
+        self.anything |= other.anything
+
+
+_CHILD_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type[ast.AST]) -> tuple[str, ...]:
+    """The fields of an `ast` node type that may hold nodes (`ctx` and plain values
+    such as names and numbers left out)."""
+    names = _CHILD_FIELDS.get(kind)
+    if names is None:
+        plain = {"ctx", "id", "attr", "arg", "name", "names", "module", "level", "kind"}
+        plain |= {"op", "ops"}  # operators
+        plain |= {"value"} if kind is ast.Constant else set()
+        names = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f not in plain)
+    return names
+
+
+def _bound(target: ast.expr) -> list[str]:
+    """The names an assignment target binds (not those of `x[i]` or `x.a`)."""
+    return [
+        n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    ]
+
+
+def _can_report(tree: ast.Module) -> bool:
+    """`_Flow.can_report`, or True when the script is too deep to follow with `ast`."""
+    try:
+        return _Flow(tree).can_report()
+    except RecursionError:
+        return True
 
 
 def _mask_placeholders(text: str) -> tuple[str, list[tuple[int, int, str]]]:
@@ -1460,6 +1906,57 @@ def _dotted(node: cst.BaseExpression) -> str | None:
     return ".".join(reversed(parts))
 
 
+# `node.children` rebuilds the node (libcst collects them with a visitor), which was the
+# largest part of `_inside`. For the nodes it meets most, these are the fields that may
+# hold expressions, in the order `children` gives them (`_visit_and_replace_children`).
+# The others hold only tokens (parentheses, brackets, operators, commas, whitespace),
+# which `_inside` would only enter to count their depth, `_TOKEN_DEPTH` at most: they
+# are left out while that cannot reach `_MAX_EVAL_DEPTH`.
+_CONTENT_FIELDS: dict[type, tuple[str, ...]] = {}
+_TOKEN_DEPTH = 8
+
+
+def _content_fields() -> dict[type, tuple[str, ...]]:
+    if not _CONTENT_FIELDS:
+        _CONTENT_FIELDS.update(
+            {
+                cst.Comparison: ("left", "comparisons"),
+                cst.ComparisonTarget: ("comparator",),
+                cst.UnaryOperation: ("expression",),
+                cst.BooleanOperation: ("left", "right"),
+                cst.ListComp: ("elt", "for_in"),
+                cst.SetComp: ("elt", "for_in"),
+                cst.GeneratorExp: ("elt", "for_in"),
+                cst.DictComp: ("key", "value", "for_in"),
+                cst.CompFor: ("target", "iter", "ifs", "inner_for_in"),
+                cst.CompIf: ("test",),
+                cst.Subscript: ("value", "slice"),
+                cst.SubscriptElement: ("slice",),
+                cst.Slice: ("lower", "upper", "step"),
+                cst.Index: ("value",),
+                cst.Element: ("value",),
+                cst.Set: ("elements",),
+                cst.Yield: ("value",),
+                cst.From: ("item",),
+                cst.Float: (),
+                cst.Imaginary: (),
+                cst.Ellipsis: (),
+            }
+        )
+    return _CONTENT_FIELDS
+
+
+def _content(node: cst.CSTNode, fields: tuple[str, ...]) -> list[cst.CSTNode]:
+    out: list[cst.CSTNode] = []
+    for name in fields:
+        value = getattr(node, name)
+        if isinstance(value, (list, tuple)):
+            out.extend(v for v in value if isinstance(v, cst.CSTNode))
+        elif isinstance(value, cst.CSTNode):
+            out.append(value)
+    return out
+
+
 @dataclass
 class _Args:
     pos: list[_Item] = field(default_factory=list)
@@ -1989,7 +2486,12 @@ class _Analyser:
             if self.depth > _MAX_EVAL_DEPTH:
                 self.problem(self._line_of(node), "an expression is nested too deeply to analyse")
                 return
-            for child in node.children:
+            fields = _content_fields().get(type(node))
+            if fields is None or self.depth + _TOKEN_DEPTH > _MAX_EVAL_DEPTH:
+                children: Iterable[cst.CSTNode] = node.children
+            else:
+                children = _content(node, fields)
+            for child in children:
                 if isinstance(child, cst.Lambda):
                     continue
                 if isinstance(child, cst.BaseExpression):
@@ -3697,6 +4199,8 @@ def _analyse(source: str, path: str, locate: Locate | None) -> PythonScript:
     plan = _plan(text)
     if isinstance(plan, str):
         return PythonScript(errors=(plan,), opaque=True)
+    if not plan.regions:  # nothing to walk: what the analyser would give, without it
+        return PythonScript(errors=tuple(plan.errors[:_MAX_ERRORS]), opaque=plan.opaque)
     analyser = _Analyser(text, original, base, locate or _file_locator(source), path, placeholders)
     analyser.errors.extend(plan.errors)
     analyser.opaque = plan.opaque
