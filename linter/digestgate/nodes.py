@@ -123,13 +123,18 @@ class YScalar(YNode):
         src = self.source
         if self.style == "|":
             return self._locate_literal(src, offset, length)
-        raw = src.text[self.start_index : self.end_index]  # a copy: not for `|` blocks
-        if self.style == "plain" and self.span.line == self.span.end_line and raw == value:
-            return _span_of(src, self.start_index + offset, length)
-        if self.style in ("'", '"') and self.span.line == self.span.end_line:
-            inner = raw[1:-1]
-            if inner == value:
-                return _span_of(src, self.start_index + 1 + offset, length)
+        start, text = self.start_index, src.text
+        # where the value starts when it is written as it is (no escapes, one line):
+        # compared in place, not copied
+        quote = 0 if self.style == "plain" else 1 if self.style in ("'", '"') else -1
+        if (
+            quote >= 0
+            and self.end_index - start == len(value) + 2 * quote
+            and text.startswith(value, start + quote)
+            and self.span.line == self.span.end_line
+        ):
+            return _span_of(src, start + quote + offset, length)
+        raw = text[start : self.end_index]
         needle = value[offset : offset + max(length, 1)]
         if needle and "\n" not in needle:
             hits = [i for i in _find_all(raw, needle)]
