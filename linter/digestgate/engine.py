@@ -127,11 +127,14 @@ def check(paths: Sequence[str], options: Options | None = None) -> Result:
 
 # Checking makes hundreds of thousands of small objects: the cyclic collector would
 # spend a third of the run scanning them. It is paused while repositories are checked
-# and run after a repository only when enough objects outlived it (the model has no
-# reference cycles, so a checked repository's objects are freed at once; ruamel.yaml's
-# C loader leaves a few cycles, and they add up over a long run). `gc.get_count()[0]`
-# counts the objects made and not freed since the last collection, paused or not.
+# and run after a repository only when enough objects outlived it. The model has no
+# reference cycles (tests/test_engine_gc.py), so a checked repository's objects are
+# freed at once and what outlives it is mostly alive (caches, findings); a collection
+# that finds next to no garbage makes the next one wait for twice as many survivors.
+# `gc.get_count()[0]` counts the objects made and not freed since the last
+# collection, paused or not.
 _SURVIVORS = 50_000
+_survivors = [_SURVIVORS]  # the current threshold (a list: changed in place)
 
 
 def _paused_gc() -> bool:
@@ -142,13 +145,15 @@ def _paused_gc() -> bool:
 
 
 def _collect(was_enabled: bool) -> None:
-    if was_enabled and gc.get_count()[0] > _SURVIVORS:
-        gc.collect()
+    count = gc.get_count()[0]
+    if was_enabled and count > _survivors[0]:
+        if gc.collect() < count // 100:
+            _survivors[0] = min(2 * _survivors[0], 1_000_000)
         gc.freeze()  # survivors (lazily imported libcst, caches) are not rescanned
 
 
 def _resumed_gc(was_enabled: bool) -> None:
-    # No collection here: the last repository left fewer than _SURVIVORS objects (or
+    # No collection here: the last repository left fewer than _survivors objects (or
     # `_collect` collected them), and a full collection now would scan every module
     # again, for nothing.
     gc.unfreeze()

@@ -577,7 +577,9 @@ def _find_placeholders(text: str) -> list[Placeholder]:
             expr: Expr | None = parse_expression(text[inner_start:inner_end], inner_start)
             problem = None
         except ExprError as exc:
-            expr, problem = None, exc
+            # kept (and remembered): without its traceback, whose frames would keep
+            # the caller's whole repository alive
+            expr, problem = None, exc.with_traceback(None)
         found.append(Placeholder(start, close + 1, inner_start, inner_end, expr, problem))
         start = text.find("${{", close + 1)
     return found

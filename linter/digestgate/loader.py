@@ -240,6 +240,10 @@ def _compose(source: Source) -> Any:
             return loader.get_single_node()
         finally:
             loader.dispose()
+            # The loader is its own parser, composer, constructor's and resolver's
+            # loader: reference cycles, which the cyclic collector (paused while the
+            # engine checks) would have to find. Its attributes are dropped instead.
+            vars(loader).clear()
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"

@@ -76,7 +76,9 @@ def _condition(value: str) -> Expr | ExprError:
             return parse_expression(value[start : value.rindex("}}")], start)
         return parse_expression(value)
     except ExprError as exc:
-        return exc
+        # remembered: without its traceback, whose frames would keep the caller's
+        # whole repository alive
+        return exc.with_traceback(None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -235,6 +235,11 @@ class _Bytes:
         marks = self.marks
         return marks[offset] if offset < len(marks) else marks[-1]
 
+    def char_range(self, node: Node) -> tuple[int, int]:
+        """The character range of a node of text that is not all ASCII."""
+        marks = self.marks
+        return marks[node.start_byte], marks[node.end_byte]
+
 
 _PARSER: Parser | None = None
 _PARSER_LOCK = threading.Lock()
@@ -576,8 +581,9 @@ class _Analyser:
         self.bytes = _Bytes(self.prepared)
         # rng(node): the node's range in `source`. It is asked of nearly every node, and
         # for ASCII text (nearly all) it is the byte range: read by a getter made in C.
+        # (Not a method of the analyser: a bound method kept on it is a reference cycle.)
         self.rng: Callable[[Node], tuple[int, int]] = (
-            _BYTE_RANGE if self.bytes.ascii else self.char_range
+            _BYTE_RANGE if self.bytes.ascii else self.bytes.char_range
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -589,10 +595,6 @@ class _Analyser:
             hit = self._locate(start, end - start if end > start else 0)
             self._spans[key] = hit
         return hit
-
-    def char_range(self, node: Node) -> tuple[int, int]:
-        marks = self.bytes.marks
-        return marks[node.start_byte], marks[node.end_byte]
 
     def text(self, node: Node) -> str:
         s, e = self.rng(node)

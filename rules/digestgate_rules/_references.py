@@ -548,27 +548,9 @@ def _matrix_entries(
     if not isinstance(matrix, YMap) or not isinstance(first, str):
         return None
     found: list[YScalar] = []
-
-    def dig(node: YNode, rest: Sequence[str | int]) -> bool:
-        if not rest:
-            if container and isinstance(node, YMap):
-                image = _get_ci(node, "image")
-                return True if image is None else dig(image, ())
-            if isinstance(node, YScalar) and "${{" not in node.value:
-                found.append(node)
-                return True
-            return False
-        key = rest[0]
-        if isinstance(node, YMap) and isinstance(key, str):
-            child = _get_ci(node, key)
-            return True if child is None else dig(child, rest[1:])
-        if isinstance(node, YSeq) and isinstance(key, int):
-            return True if key >= len(node.items) else dig(node.items[key], rest[1:])
-        return False
-
     top = _get_ci(matrix, first)
     if isinstance(top, YSeq):
-        if not all(dig(item, keys[1:]) for item in top.items):
+        if not all(_dig(item, keys[1:], found, container) for item in top.items):
             return None
     elif top is not None:
         return None
@@ -578,11 +560,34 @@ def _matrix_entries(
             if not isinstance(item, YMap):
                 return None
             child = _get_ci(item, first)
-            if child is not None and not dig(child, keys[1:]):
+            if child is not None and not _dig(child, keys[1:], found, container):
                 return None
     elif include is not None:
         return None
     return found
+
+
+def _dig(node: YNode, rest: Sequence[str | int], found: list[YScalar], container: bool) -> bool:
+    """`_matrix_entries` below one matrix value: the scalars at path `rest` into
+    `found`; False when a value there is not written out. (A function of its own: a
+    recursive closure would be a reference cycle.)"""
+    if not rest:
+        if container and isinstance(node, YMap):
+            image = _get_ci(node, "image")
+            return True if image is None else _dig(image, (), found, container)
+        if isinstance(node, YScalar) and "${{" not in node.value:
+            found.append(node)
+            return True
+        return False
+    key = rest[0]
+    if isinstance(node, YMap) and isinstance(key, str):
+        child = _get_ci(node, key)
+        return True if child is None else _dig(child, rest[1:], found, container)
+    if isinstance(node, YSeq) and isinstance(key, int):
+        if key >= len(node.items):
+            return True
+        return _dig(node.items[key], rest[1:], found, container)
+    return False
 
 
 def _get_ci(node: YMap, key: str) -> YNode | None:
