@@ -5,8 +5,6 @@ and `$(...)` (COMMAND) pieces, each with its column on the line."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from digestgate import commands
@@ -1160,11 +1158,11 @@ def test_run_image_positional(line: str, image: str) -> None:
 def test_run_in_background_or_fed_a_script_is_a_check() -> None:
     c = cmd("docker run --rm app:test")
     assert commands.classify(c) == []
-    (op,) = commands.classify(replace(c, background=True))
+    (op,) = commands.classify(c._replace(background=True))
     assert op.role is Role.VALIDATE and op.note == "detached service"
-    fed = replace(cmd("docker run -i --rm app:test"), stdin=words("pytest")[0])
+    fed = cmd("docker run -i --rm app:test")._replace(stdin=words("pytest")[0])
     assert [o.role for o in commands.classify(fed)] == [Role.VALIDATE]
-    redirected = replace(cmd("docker run -i app:test"), redirects=(("<", words("t.sh")[0]),))
+    redirected = cmd("docker run -i app:test")._replace(redirects=(("<", words("t.sh")[0]),))
     assert [o.role for o in commands.classify(redirected)] == [Role.VALIDATE]
 
 

@@ -123,9 +123,9 @@ def value_of_text(text: Text, path: str) -> Value:
     return Value(tuple(pieces), text.span, path)
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One simple command of a script, after the shell has been parsed."""
+class Command(NamedTuple):
+    """One simple command of a script, after the shell has been parsed (a named tuple,
+    as `Value` is: scripts make them by the ten thousand)."""
 
     argv: tuple[Value, ...]  # the command name first; wrappers (sudo, env, ...) kept
     span: Span  # the whole command in its file
