@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from digestgate.config import Config
 from digestgate.facts import ImageArg, ImageUse, Operation, Role, StepFacts, value_of_text
@@ -43,6 +44,8 @@ class Analysis:
     def __init__(self, graph: RepoGraph, config: Config) -> None:
         self.graph = graph
         self.config = config
+        self._step_facts: dict[JobNode, list[tuple[int, ExpandedStep, StepFacts]]] = {}
+        self._images: dict[JobNode, list[ImageSite]] = {}
 
     @property
     def repository(self) -> Repository:
@@ -67,6 +70,15 @@ class Analysis:
         return self.graph.steps(node.path, self.graph.job(node))
 
     def step_facts(self, node: JobNode) -> Iterator[tuple[int, ExpandedStep, StepFacts]]:
+        # Rules walk each job instance's steps about a dozen times: the list is kept
+        # once a walk has gone through it all (a walk that stops early computes no
+        # more facts than it asked for).
+        done = self._step_facts.get(node)
+        if done is not None:
+            return iter(done)
+        return _kept(self._step_facts, node, self._walk_step_facts(node))
+
+    def _walk_step_facts(self, node: JobNode) -> Iterator[tuple[int, ExpandedStep, StepFacts]]:
         for i, expanded in enumerate(self.steps(node)):
             yield i, expanded, self.facts.of(node, i)
 
@@ -78,7 +90,13 @@ class Analysis:
     def images(self, node: JobNode) -> Iterator[ImageSite]:
         """Every image of a job instance: `container`, `services`, then each step's
         operations and role-less references, in order. A build that pushes lists its
-        names under both its BUILD and its PUSH operation."""
+        names under both its BUILD and its PUSH operation (kept like `step_facts`)."""
+        done = self._images.get(node)
+        if done is not None:
+            return iter(done)
+        return _kept(self._images, node, self._walk_images(node))
+
+    def _walk_images(self, node: JobNode) -> Iterator[ImageSite]:
         job = self.graph.job(node)
         path = node.path
         if job.container is not None and job.container.image is not None:
@@ -179,6 +197,18 @@ class Analysis:
             return parse(text).normalized_name in self.built_names
         except RefError:
             return False
+
+
+_T = TypeVar("_T")
+
+
+def _kept(store: dict[JobNode, list[_T]], node: JobNode, items: Iterator[_T]) -> Iterator[_T]:
+    """Yield `items`, and keep them all in `store[node]` once they are exhausted."""
+    out = []
+    for item in items:
+        out.append(item)
+        yield item
+    store[node] = out
 
 
 @dataclass(frozen=True)

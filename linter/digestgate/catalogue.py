@@ -67,6 +67,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TypeAlias
 
@@ -791,6 +792,7 @@ CATALOGUE: Mapping[str, ActionSpec] = MappingProxyType(
 # --- keys ----------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)  # the same few hundred `uses:` values come back in every repository
 def action_key(uses: str) -> str | None:
     """The catalogue key of a `uses:` value: `owner/repo[/path]` in lower case, without
     the ref. Local (`./x`) and Docker (`docker://x`) uses have no key; a full URL

@@ -66,11 +66,17 @@ _SLOT = "\x00"  # stands for one slot piece in a Value's flat text
 def flat_text(value: Value) -> str:
     """The literal text of a value with each slot (expression, variable, command
     substitution) as one NUL character, so offsets index pieces exactly."""
+    pieces = value.pieces
+    if len(pieces) == 1 and pieces[0].kind is PieceKind.LITERAL:
+        return pieces[0].text  # most words are one literal piece
     return "".join(p.text if p.kind is PieceKind.LITERAL else _SLOT for p in value.pieces)
 
 
 def literal_text(value: Value) -> str | None:
     """The text of a value that has no slot, else None."""
+    pieces = value.pieces
+    if len(pieces) == 1 and pieces[0].kind is PieceKind.LITERAL:
+        return pieces[0].text  # most words are one literal piece
     return value.text if value.is_static else None
 
 
@@ -367,9 +373,10 @@ def command_name(value: Value) -> str | None:
     if not text:
         return None
     base = text.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-    for ext in (".exe", ".cmd", ".bat"):
-        if base.lower().endswith(ext):
-            base = base[: -len(ext)]
+    if "." in base:  # most names have no extension
+        for ext in (".exe", ".cmd", ".bat"):
+            if base.lower().endswith(ext):
+                base = base[: -len(ext)]
     return base or None
 
 

@@ -512,7 +512,37 @@ def parse_expression(text: str, offset: int = 0) -> Expr:
     """
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression longer than {MAX_LENGTH} characters", offset)
+    path = _CONTEXT_PATH.fullmatch(text)
+    if path is not None:
+        found = _context_path(path, offset)
+        if found is not None:
+            return found
     return _Parser(text, offset).parse()
+
+
+# Three expressions in four are a bare context path (`github.sha`, `matrix.os`,
+# `steps.build.outputs.digest`): read without the lexer and parser, the same tree.
+# The lexer's whitespace is these four characters, its identifiers ASCII.
+_CONTEXT_PATH = re.compile(
+    r"[ \t\r\n]*([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*)[ \t\r\n]*"
+)
+
+
+def _context_path(match: re.Match[str], base: int) -> Expr | None:
+    """The parser's tree for a matched path: `Context`, then an `Index` by a property
+    name `Literal` per dot. A leading keyword (`true`, `null`, ...) and a chain deeper
+    than `MAX_DEPTH` are left to the parser."""
+    names = match.group(1).split(".")
+    if names[0] in _KEYWORDS or len(names) > MAX_DEPTH:
+        return None
+    start = base + match.start(1)
+    end = start + len(names[0])
+    expr: Expr = Context(names[0].lower(), start, end)
+    for name in names[1:]:
+        key_start = end + 1
+        end = key_start + len(name)
+        expr = Index(expr, Literal(name, key_start, end), start, end)
+    return expr
 
 
 # ------------------------------------------------------------------ placeholders

@@ -66,7 +66,13 @@ class Facts:
     graph: RepoGraph
     _by_step: dict[tuple[int, str], StepFacts] = field(default_factory=dict)
     _scripts: dict[str, ScriptFacts] = field(default_factory=dict)
+    # by written step and job, not by the composite callers: a composite action used
+    # twice in one job gets its first use's `env:` both times (a known bug, kept as is)
     _envs: dict[tuple[int, str, str], tuple[dict[str, Value], str]] = field(default_factory=dict)
+    # the environment a job (and its composite callers) gives every step, and its key
+    _job_envs: dict[tuple[str, str, tuple[int, ...]], tuple[dict[str, Value], str]] = field(
+        default_factory=dict
+    )
     _values: dict[int, Value] = field(default_factory=dict)
     _in_job: dict[tuple[int, str, str, int], StepFacts] = field(default_factory=dict)
     _of: dict[tuple[JobNode, int], StepFacts] = field(default_factory=dict)
@@ -103,8 +109,7 @@ class Facts:
         env_key = (id(expanded.step), job.id if job else "", workflow_path)
         cached = self._envs.get(env_key)
         if cached is None:
-            env = self._env(expanded, job, workflow_path)
-            cached = self._envs[env_key] = (env, _env_key(env))
+            cached = self._envs[env_key] = self._env(expanded, job, workflow_path)
         env, text_key = cached
         key = (id(expanded.step), text_key)
         hit = self._by_step.get(key)
@@ -120,25 +125,38 @@ class Facts:
 
     # --- environment -----------------------------------------------------------------
 
-    def _env(self, expanded: ExpandedStep, job: Job | None, workflow_path: str) -> dict[str, Value]:
-        """The step's environment as Values: workflow, job, callers', step (last wins)."""
-        layers: list[tuple[str, Mapping[str, Text]]] = []
-        wf: Workflow | None = self.repository.workflows.get(workflow_path)
-        if wf is not None:
-            layers.append((workflow_path, wf.env))
-        if job is not None:
-            layers.append((workflow_path, job.env))
-        for caller_path, caller in expanded.callers:
-            layers.append((caller_path, caller.env))
-        layers.append((expanded.path, expanded.step.env))
-        env: dict[str, Value] = {}
-        for path, mapping in layers:
-            for name, text in mapping.items():
-                value = self._values.get(id(text))
-                if value is None:
-                    value = self._values[id(text)] = value_of_text(text, path)
-                env[name] = value
-        return env
+    def _env(
+        self, expanded: ExpandedStep, job: Job | None, workflow_path: str
+    ) -> tuple[dict[str, Value], str]:
+        """The step's environment as Values: workflow, job, callers', step (last wins),
+        and its text key. All but the step's own layer are shared by the steps of a job
+        (or of one composite action's use), so that part is built once; most steps add
+        nothing and get the shared dict itself (it is read only)."""
+        callers = tuple([id(caller) for _, caller in expanded.callers])
+        shared_key = (workflow_path, job.id if job else "", callers)
+        shared = self._job_envs.get(shared_key)
+        if shared is None:
+            env: dict[str, Value] = {}
+            wf: Workflow | None = self.repository.workflows.get(workflow_path)
+            if wf is not None:
+                self._add_layer(env, workflow_path, wf.env)
+            if job is not None:
+                self._add_layer(env, workflow_path, job.env)
+            for caller_path, caller in expanded.callers:
+                self._add_layer(env, caller_path, caller.env)
+            shared = self._job_envs[shared_key] = (env, _env_key(env))
+        if not expanded.step.env:
+            return shared
+        env = dict(shared[0])
+        self._add_layer(env, expanded.path, expanded.step.env)
+        return env, _env_key(env)
+
+    def _add_layer(self, env: dict[str, Value], path: str, layer: Mapping[str, Text]) -> None:
+        for name, text in layer.items():
+            value = self._values.get(id(text))
+            if value is None:
+                value = self._values[id(text)] = value_of_text(text, path)
+            env[name] = value
 
     # --- analysis --------------------------------------------------------------------
 

@@ -114,8 +114,24 @@ def _is_local(arg: ImageArg) -> bool:
     return on_runner(arg.value.text)
 
 
+_PUSHES: weakref.WeakKeyDictionary[Analysis, dict[JobNode, list[Push]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def pushes(analysis: Analysis, node: JobNode) -> list[Push]:
-    """The registry pushes of a job instance, in step order."""
+    """The registry pushes of a job instance, in step order (worked out once: DG201,
+    DG202 and DG203 ask for every job, and again for every digest they follow)."""
+    known = _PUSHES.get(analysis)
+    if known is None:
+        known = _PUSHES[analysis] = {}
+    found = known.get(node)
+    if found is None:
+        found = known[node] = _pushes_of(analysis, node)
+    return list(found)
+
+
+def _pushes_of(analysis: Analysis, node: JobNode) -> list[Push]:
     out: list[Push] = []
     for i, expanded, facts in analysis.step_facts(node):
         groups: dict[tuple[str, Span] | int, list[Operation]] = {}
