@@ -331,3 +331,43 @@ jobs:
     merge = a.facts.of(JobNode(CI, "merge"), 0)
     assert [(op.role.value, op.index_assembly) for op in merge.operations] == [("build", True)]
     assert not any(a.roles.is_promotion(n) for n in a.graph.nodes)
+
+
+def test_a_composite_action_used_twice_in_a_job_gets_each_uses_env(tmp_path: Path) -> None:
+    """Each `uses:` of a local composite action gives its steps its own `env:` (the
+    step facts were once keyed without the calling step, so both uses got the first)."""
+    digest = "sha256:" + "0123456789abcdef" * 4
+    analysis = analyse(
+        tmp_path,
+        {
+            ".github/workflows/ci.yml": f"""
+                on: push
+                jobs:
+                  release:
+                    runs-on: ubuntu-latest
+                    steps:
+                      - uses: ./.github/actions/push
+                        env:
+                          IMAGE: ghcr.io/acme/app@{digest}
+                      - uses: ./.github/actions/push
+                        env:
+                          IMAGE: ghcr.io/acme/app:latest
+            """,
+            ".github/actions/push/action.yml": """
+                name: push
+                runs:
+                  using: composite
+                  steps:
+                    - shell: bash
+                      run: docker push "$IMAGE"
+            """,
+        },
+    )
+    node = JobNode(".github/workflows/ci.yml", "release")
+    pushed = [
+        arg.value.text
+        for _, _, facts in analysis.step_facts(node)
+        for op in facts.operations
+        for arg in op.images
+    ]
+    assert pushed == [f"ghcr.io/acme/app@{digest}", "ghcr.io/acme/app:latest"]

@@ -66,9 +66,11 @@ class Facts:
     graph: RepoGraph
     _by_step: dict[tuple[int, str], StepFacts] = field(default_factory=dict)
     _scripts: dict[str, ScriptFacts] = field(default_factory=dict)
-    # by written step and job, not by the composite callers: a composite action used
-    # twice in one job gets its first use's `env:` both times (a known bug, kept as is)
-    _envs: dict[tuple[int, str, str], tuple[dict[str, Value], str]] = field(default_factory=dict)
+    # by written step, job and composite callers (a composite action used twice in one
+    # job gets each use's `env:`)
+    _envs: dict[tuple[int, str, str, tuple[int, ...]], tuple[dict[str, Value], str]] = field(
+        default_factory=dict
+    )
     # the environment a job (and its composite callers) gives every step, and its key
     _job_envs: dict[tuple[str, str, tuple[int, ...]], tuple[dict[str, Value], str]] = field(
         default_factory=dict
@@ -106,7 +108,8 @@ class Facts:
         return facts
 
     def of_step(self, expanded: ExpandedStep, job: Job | None, workflow_path: str) -> StepFacts:
-        env_key = (id(expanded.step), job.id if job else "", workflow_path)
+        callers = tuple([id(caller) for _, caller in expanded.callers])
+        env_key = (id(expanded.step), job.id if job else "", workflow_path, callers)
         cached = self._envs.get(env_key)
         if cached is None:
             cached = self._envs[env_key] = self._env(expanded, job, workflow_path)
