@@ -391,7 +391,7 @@ def _with_severity(f: Finding, severity: Severity) -> Finding:
 
 def _run_rule(rule: Rule, context: Context) -> Iterable[Finding]:
     from digestgate.repository import PROGRESS
-    from digestgate.rule import iter_steps
+    from digestgate.rule import Rule, iter_steps
 
     repo = context.repository
     broken = frozenset() if rule.runs_on_broken else context.broken
@@ -405,17 +405,24 @@ def _run_rule(rule: Rule, context: Context) -> Iterable[Finding]:
 
     PROGRESS.current = f"{root} ({rule.code})"
     yield from rule.check_repository()
-    for wf in repo.workflows.values():
-        if skip(wf.path):
-            continue
-        PROGRESS.current = here(wf.path)
-        yield from rule.check_workflow(wf)
-        for job in wf.jobs.values():
-            yield from rule.check_job(wf, job)
-    for action in repo.actions.values():
-        if not skip(action.path):
-            PROGRESS.current = here(action.path)
-            yield from rule.check_action(action)
+    # A hook the rule does not override finds nothing: its walk is skipped (most
+    # rules have one hook, and the step walk visits every step of the repository).
+    kind = type(rule)
+    if kind.check_workflow is not Rule.check_workflow or kind.check_job is not Rule.check_job:
+        for wf in repo.workflows.values():
+            if skip(wf.path):
+                continue
+            PROGRESS.current = here(wf.path)
+            yield from rule.check_workflow(wf)
+            for job in wf.jobs.values():
+                yield from rule.check_job(wf, job)
+    if kind.check_action is not Rule.check_action:
+        for action in repo.actions.values():
+            if not skip(action.path):
+                PROGRESS.current = here(action.path)
+                yield from rule.check_action(action)
+    if kind.check_step is Rule.check_step:
+        return
     last = None
     for owner, owner_job, step in iter_steps(repo):
         if not skip(owner.path):
