@@ -64,11 +64,18 @@ class Value(NamedTuple):
 
     @property
     def is_static(self) -> bool:
-        return all(p.kind is PieceKind.LITERAL for p in self.pieces)
+        # a loop, not all(...) over a generator: asked of nearly every value
+        for p in self.pieces:  # noqa: SIM110
+            if p.kind is not PieceKind.LITERAL:
+                return False
+        return True
 
     @property
     def text(self) -> str:
         """The literal text, with each slot shown as written (`${{ x }}`, `$VAR`, `$(cmd)`)."""
+        pieces = self.pieces
+        if len(pieces) == 1 and pieces[0].kind is PieceKind.LITERAL:
+            return pieces[0].text  # most values: one literal
         out = []
         for p in self.pieces:
             if p.kind is PieceKind.LITERAL or p.kind is PieceKind.EXPR:
