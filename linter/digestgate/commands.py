@@ -74,9 +74,6 @@ def flat_text(value: Value) -> str:
 
 def literal_text(value: Value) -> str | None:
     """The text of a value that has no slot, else None."""
-    pieces = value.pieces
-    if len(pieces) == 1 and pieces[0].kind is PieceKind.LITERAL:
-        return pieces[0].text  # most words are one literal piece
     return value.text if value.is_static else None
 
 
@@ -654,6 +651,9 @@ def _refs(values: Iterable[Value], use: ImageUse) -> list[ImageArg]:
     return [ImageArg(v, use) for v in values]
 
 
+_PYTHON_PROGRAM = re.compile(r"(python|pypy)[0-9.]*|py")  # read by the `_python` handler
+
+
 def _analyse(ctx: _Ctx, argv: Sequence[Value]) -> _Out:
     if ctx.depth > 4:
         return _Out()
@@ -667,7 +667,7 @@ def _analyse(ctx: _Ctx, argv: Sequence[Value]) -> _Out:
         return _Out()
     handler = _HANDLERS.get(name)
     if handler is None:
-        if re.fullmatch(r"(python|pypy)[0-9.]*|py", name):
+        if _PYTHON_PROGRAM.fullmatch(name):
             handler = _python
         elif name == "executor" and _is_kaniko(args):
             handler = _kaniko
@@ -694,7 +694,7 @@ def _inert(command: Command) -> bool:
         name in _HANDLERS
         or name in _WRAPPERS
         or name == "executor"
-        or re.fullmatch(r"(python|pypy)[0-9.]*|py", name)
+        or _PYTHON_PROGRAM.fullmatch(name)
     )
 
 

@@ -112,7 +112,7 @@ class Facts:
         env_key = (id(expanded.step), job.id if job else "", workflow_path, callers)
         cached = self._envs.get(env_key)
         if cached is None:
-            cached = self._envs[env_key] = self._env(expanded, job, workflow_path)
+            cached = self._envs[env_key] = self._env(expanded, job, workflow_path, callers)
         env, text_key = cached
         key = (id(expanded.step), text_key)
         hit = self._by_step.get(key)
@@ -129,13 +129,13 @@ class Facts:
     # --- environment -----------------------------------------------------------------
 
     def _env(
-        self, expanded: ExpandedStep, job: Job | None, workflow_path: str
+        self, expanded: ExpandedStep, job: Job | None, workflow_path: str, callers: tuple[int, ...]
     ) -> tuple[dict[str, Value], str]:
         """The step's environment as Values: workflow, job, callers', step (last wins),
         and its text key. All but the step's own layer are shared by the steps of a job
         (or of one composite action's use), so that part is built once; most steps add
-        nothing and get the shared dict itself (it is read only)."""
-        callers = tuple([id(caller) for _, caller in expanded.callers])
+        nothing and get the shared dict itself (it is read only). `callers`: the ids of
+        `expanded.callers`."""
         shared_key = (workflow_path, job.id if job else "", callers)
         shared = self._job_envs.get(shared_key)
         if shared is None:
