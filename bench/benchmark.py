@@ -24,6 +24,12 @@ and the language server's re-check latency (bench/lsp_latency.py, when pygls is
 installed). With `--scale`, a growth table over generated monorepos
 (bench/synthetic.py) of doubling size.
 
+digestgate is the one installed for the Python that runs this script: a source
+checkout (`pip install -e .`) is pure Python; a release wheel built with
+`DIGESTGATE_MYPYC=1` (see the README) has its analysers compiled with mypyc, and its
+`--version` line, printed first, says so. To measure one, install it in a virtual
+environment and run this script with that environment's `python`.
+
 Python is run as installed: with its bytecode cache. When PYTHONDONTWRITEBYTECODE is
 set (some CI images set it), every run would compile digestgate's sources anew, so the
 children get a temporary PYTHONPYCACHEPREFIX instead, and it says so.
@@ -153,6 +159,12 @@ def executable(name: str) -> str | None:
 
 
 def digestgate_argv() -> list[str]:
+    """The digestgate of the Python running the benchmark (the script beside it, so
+    that `venv/bin/python bench/benchmark.py` measures what that venv has, such as a
+    compiled wheel), else the one on PATH."""
+    beside = Path(sys.executable).parent / "digestgate"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
     found = executable("digestgate")
     return [found] if found else [sys.executable, "-m", "digestgate"]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import subprocess
+import sys
 import sysconfig
 import time
 from pathlib import Path
@@ -996,8 +998,54 @@ def _reports(script: PythonScript) -> bool:
 def _forced(source: str, path: str, monkeypatch: pytest.MonkeyPatch) -> PythonScript:
     """The analysis with the `_Flow` pre-check switched off (every script parsed)."""
     with monkeypatch.context() as patch:
-        patch.setattr(pyscripts, "_can_report", lambda tree: True)
+        patch.setattr(pyscripts, "_FLOW_CHECK", False)
         return analyse_python(source, path)
+
+
+def test_flow_check_can_be_switched_off() -> None:
+    # What `_forced` relies on, seen from outside: with the check off a silent script is
+    # read with libcst (imported on first use), with it on it is not.
+    source = inspect.cleandoc(next(iter(_SILENT.values()))) + "\n"
+    program = (
+        "import sys\nfrom digestgate import pyscripts\n"
+        "pyscripts._FLOW_CHECK = sys.argv[1] == 'on'\n"
+        "pyscripts.analyse_python(sys.argv[2], 's.py')\n"
+        "print('libcst' in sys.modules)\n"
+    )
+    seen = {
+        state: subprocess.run(
+            [sys.executable, "-c", program, state, source],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for state in ("on", "off")
+    }
+    assert seen == {"on": "False", "off": "True"}
+
+
+def test_a_check_without_python_scripts_does_not_import_libcst(tmp_path: Path) -> None:
+    # libcst takes longer to import than a small check takes (the pre-commit case)
+    workflow = tmp_path / ".github" / "workflows" / "ci.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(
+        "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: docker build -t ghcr.io/acme/web:latest . && docker push ghcr.io/acme/web\n"
+        "      - run: print('done')\n        shell: python\n",
+        encoding="utf-8",
+    )
+    program = (
+        "import sys\nfrom digestgate import engine\n"
+        "engine.check([sys.argv[1]], engine.Options(no_config=True, cache=False))\n"
+        "print('libcst' in sys.modules)\n"
+    )
+    seen = subprocess.run(
+        [sys.executable, "-c", program, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert seen == "False"
 
 
 @pytest.mark.parametrize("name", sorted(_REPORTING))

@@ -21,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
-from digestgate import __version__
+from digestgate import version_text
 
 if TYPE_CHECKING:
     import typer
@@ -131,7 +131,7 @@ def _internal_error(exc: BaseException, doing: str | None, debug: bool) -> NoRet
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"digestgate {__version__}")
+        typer.echo(version_text())
         raise typer.Exit(0)
 
 
@@ -634,7 +634,7 @@ def main() -> None:
     if sys.argv[1:2] and sys.argv[1] in RUNTIME_COMMANDS:
         _run_runtime(sys.argv[1:])
     if sys.argv[1:] == ["--version"]:  # answered before the command line app is built
-        print(f"digestgate {__version__}")
+        print(version_text())
         sys.exit(0)
     try:
         if sys.argv[1:2] == ["check"]:

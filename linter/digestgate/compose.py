@@ -366,14 +366,15 @@ def _interpolation_pieces(text: str, locate: _Locate | None) -> tuple[Piece, ...
     literal: list[str] = []
     lit_start = 0
 
+    # (Nested functions that call each other are a reference cycle once compiled with
+    # mypyc, which keeps them in one environment object: these two stay apart.)
     def span_of(start: int, length: int) -> Span | None:
         return locate(start, length) if locate is not None else None
 
     def flush(end: int) -> None:
         if literal:
-            pieces.append(
-                Piece(PieceKind.LITERAL, "".join(literal), span_of(lit_start, end - lit_start))
-            )
+            span = locate(lit_start, end - lit_start) if locate is not None else None
+            pieces.append(Piece(PieceKind.LITERAL, "".join(literal), span))
             literal.clear()
 
     i = 0

@@ -89,7 +89,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from digestgate.cache import note_probe
 from digestgate.facts import (
@@ -106,22 +106,32 @@ from digestgate.facts import (
 )
 from digestgate.span import Span
 
+
+class _Lazy:
+    """Stands for a module until its first attribute is asked for (libcst is slow to
+    import), then imports it and puts it in its place among this module's names."""
+
+    def __init__(self, name: str, bound_as: str) -> None:
+        self._name = name
+        self._bound_as = bound_as
+
+    def __getattr__(self, attr: str) -> Any:
+        module = importlib.import_module(self._name)
+        globals()[self._bound_as] = module
+        return getattr(module, attr)
+
+
 if TYPE_CHECKING:
     import libcst as cst
-else:
+# Set through `globals()`, not in an `else:` branch, which mypy (and so a build compiled
+# with mypyc) takes for unreachable code.
+globals()["cst"] = _Lazy("libcst", "cst")
 
-    class _Lazy:
-        """A module imported on first attribute use (libcst is slow to import)."""
-
-        def __init__(self, name: str) -> None:
-            self._name = name
-
-        def __getattr__(self, attr: str) -> Any:
-            value = getattr(importlib.import_module(self._name), attr)
-            setattr(self, attr, value)
-            return value
-
-    cst = _Lazy("libcst")
+# libcst types for dataclass fields, named by string: a build compiled with mypyc
+# evaluates a dataclass's annotations when the module is imported, and `cst.Module`
+# there would import libcst with it.
+_FunctionDef: TypeAlias = "cst.FunctionDef"
+_CSTModule: TypeAlias = "cst.Module"
 
 __all__ = ["PythonScript", "analyse_python", "module_path"]
 
@@ -201,18 +211,24 @@ def _line_starts(text: str) -> list[int]:
     return starts
 
 
+def _position(starts: list[int], size: int, index: int) -> tuple[int, int]:
+    """The 1-based line and column of `index` in a text of `size` whose lines start at
+    `starts`."""
+    index = max(0, min(index, size))
+    line = bisect.bisect_right(starts, index) - 1
+    return line + 1, index - starts[line] + 1
+
+
 def _file_locator(text: str) -> Locate:
     starts = [0]
     starts.extend(m.end() for m in re.finditer(r"\n", text))
+    size = len(text)
 
-    def position(index: int) -> tuple[int, int]:
-        index = max(0, min(index, len(text)))
-        line = bisect.bisect_right(starts, index) - 1
-        return line + 1, index - starts[line] + 1
-
+    # (`_position` is not nested: nested functions that call each other are a reference
+    # cycle once compiled with mypyc.)
     def locate(offset: int, length: int = 0) -> Span:
-        line, col = position(offset)
-        end_line, end_col = position(offset + length) if length > 0 else (line, col)
+        line, col = _position(starts, size, offset)
+        end_line, end_col = _position(starts, size, offset + length) if length > 0 else (line, col)
         return Span(line, col, end_line, end_col)
 
     return locate
@@ -273,7 +289,8 @@ def _plan(text: str) -> _Plan | str:
 
     plan = _Plan()
     if len(text) <= SMALL_SCRIPT_CHARS:
-        keep = [_may_report(text, tree.body) and _can_report(tree)] * len(chunks)
+        may = _may_report(text, tree.body) and (not _FLOW_CHECK or _can_report(tree))
+        keep = [may] * len(chunks)
     else:
         # blocks of consecutive statements, so that selecting stays cheap
         blocks: list[list[int]] = [[]]
@@ -414,7 +431,14 @@ def _select(texts: list[str]) -> list[bool]:
         if name not in interesting:
             interesting.add(name)
             for i in mentions.get(name, ()):
-                push(i, True)
+                # push(i, True), written out: nested functions that call each other are
+                # a reference cycle once compiled with mypyc
+                if not active[i]:
+                    active[i] = True
+                    todo.append(i)
+                if not keep[i]:
+                    keep[i] = True
+                    todo.append(i)
 
     for i, t in enumerate(texts):
         if _RELEVANT_IMPORT.search(t):
@@ -924,6 +948,11 @@ def _bound(target: ast.expr) -> list[str]:
     ]
 
 
+_FLOW_CHECK = True
+"""Whether `_can_report` may spare libcst a script (tests turn it off to compare; a
+module variable, which a build compiled with mypyc still reads at each use)."""
+
+
 def _can_report(tree: ast.Module) -> bool:
     """`_Flow.can_report`, or True when the script is too deep to follow with `ast`."""
     try:
@@ -1117,7 +1146,7 @@ class _Unknown:
 
 @dataclass(frozen=True, slots=True)
 class _Const:
-    value: object  # bool, int, float or None
+    value: bool | int | float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1193,7 +1222,7 @@ class _File:
 
 @dataclass(eq=False)
 class _Func:
-    node: cst.FunctionDef
+    node: _FunctionDef
     scope: _Scope
     region: _Region
     defaults: dict[str, _Item]
@@ -1234,7 +1263,7 @@ class _Scope:
 
 @dataclass(eq=False)
 class _Region:
-    module: cst.Module
+    module: _CSTModule
     first_line: int
     positions: dict[int, tuple[int, int, int, int]]  # id(node) -> 1-based lines, columns
     code: str  # the source text parsed
