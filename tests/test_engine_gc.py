@@ -5,7 +5,6 @@ real repositories with the collector off and then count what it finds."""
 
 from __future__ import annotations
 
-import ast
 import gc
 import importlib
 import pkgutil
@@ -17,8 +16,6 @@ import pytest
 import digestgate
 from conftest import FIXTURES, write_repo
 from digestgate import engine
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # What the fixtures may not cover: a `run:` with non-ASCII text (the shell analyser
 # maps bytes to characters), a matrix of container images, a Python script a step
@@ -108,38 +105,3 @@ def test_a_check_leaves_no_reference_cycles(tmp_path: Path, collector_off: None)
         gc.set_debug(0)
         gc.garbage.clear()
     assert found == 0, kinds
-
-
-def _compiled_modules() -> list[str]:
-    """The modules a mypyc build compiles (`COMPILED` in hatch_build.py)."""
-    tree = ast.parse((ROOT / "hatch_build.py").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["COMPILED"]:
-            names: list[str] = ast.literal_eval(node.value)
-            return names
-    raise AssertionError("hatch_build.py has no COMPILED")
-
-
-def test_compiled_code_has_no_nested_functions_calling_each_other() -> None:
-    # mypyc keeps a function's nested functions in one environment object that each
-    # of them points back to: when one nested function uses another, that is a cycle
-    # for every call of the outer function (the first test finds it in a compiled
-    # build, which CI checks; this finds it in the source).
-    found = []
-    for name in _compiled_modules():
-        path = ROOT / "linter" / "digestgate" / f"{name}.py"
-        for outer in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(outer, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            nested = [
-                node
-                for node in ast.walk(outer)
-                if node is not outer and isinstance(node, ast.FunctionDef | ast.Lambda)
-            ]
-            named = {node.name for node in nested if isinstance(node, ast.FunctionDef)}
-            for node in nested:
-                used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & named
-                if used:
-                    found.append(f"{path.name}:{node.lineno} uses {sorted(used)}")
-    assert len(_compiled_modules()) > 10
-    assert found == []

@@ -49,7 +49,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from functools import cached_property
 
 from digestgate import catalogue
 from digestgate.expressions import (
@@ -107,6 +106,8 @@ class Scenario:
         self._results: dict[JobNode, frozenset[str]] = {}
         self._active: set[JobNode] = set()
         self._folds: dict[JobNode, tuple[Tri, Tri] | None] = {}  # None: in progress
+        # (not `functools.cached_property`: compiled with mypyc, that is a plain property)
+        self._affected: frozenset[JobNode] | None = None
 
     @staticmethod
     def triggered(graph: RepoGraph, path: str) -> Scenario:
@@ -114,8 +115,13 @@ class Scenario:
 
     # --- which jobs the scenario reaches ---------------------------------------------
 
-    @cached_property
+    @property
     def affected(self) -> frozenset[JobNode]:
+        if self._affected is None:
+            self._affected = self._reached()
+        return self._affected
+
+    def _reached(self) -> frozenset[JobNode]:
         g = self.graph
         if self.failed is None:
             starts = [n for n in g.nodes if top_workflow(n) == self.trigger]

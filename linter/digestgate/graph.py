@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from digestgate.cache import note_probe
 from digestgate.model import Action, Job, Problem, Step, Text, Workflow
@@ -168,39 +167,54 @@ class RepoGraph:
     edges: list[Edge] = field(default_factory=list)
     _steps: dict[tuple[str, str], list[ExpandedStep]] = field(default_factory=dict)
     _actions: dict[str, Action | None] = field(default_factory=dict)
+    # Indexes over `nodes` and `edges`, made on first use (after the graph is built).
+    # Not `functools.cached_property`: compiled with mypyc, that is a plain property;
+    # and not `init=False`: a compiled dataclass leaves such a field unset.
+    _out_index: dict[JobNode, list[Edge]] | None = field(default=None, repr=False, compare=False)
+    _in_index: dict[JobNode, list[Edge]] | None = field(default=None, repr=False, compare=False)
+    _order_index: dict[JobNode, int] | None = field(default=None, repr=False, compare=False)
+    _callees: dict[JobNode, list[JobNode]] | None = field(default=None, repr=False, compare=False)
 
-    @cached_property
+    @property
     def _out(self) -> dict[JobNode, list[Edge]]:
-        out: dict[JobNode, list[Edge]] = {n: [] for n in self.nodes}
-        for e in self.edges:
-            out[e.source].append(e)
-        return out
+        if self._out_index is None:
+            out: dict[JobNode, list[Edge]] = {n: [] for n in self.nodes}
+            for e in self.edges:
+                out[e.source].append(e)
+            self._out_index = out
+        return self._out_index
 
-    @cached_property
+    @property
     def _order(self) -> dict[JobNode, int]:
-        return {n: i for i, n in enumerate(self.nodes)}
+        if self._order_index is None:
+            self._order_index = {n: i for i, n in enumerate(self.nodes)}
+        return self._order_index
 
     def in_order(self, nodes: Iterable[JobNode]) -> list[JobNode]:
         """`nodes` in the order of `self.nodes` (without walking all of them)."""
         order = self._order
         return sorted((n for n in nodes if n in order), key=order.__getitem__)
 
-    @cached_property
+    @property
     def callees(self) -> dict[JobNode, list[JobNode]]:
         """The job instances a calling job instance runs: its reusable workflow's jobs."""
-        out: dict[JobNode, list[JobNode]] = {}
-        for n in self.nodes:
-            if n.via:
-                path, job = n.via[-1]
-                out.setdefault(JobNode(path, job, n.via[:-1]), []).append(n)
-        return out
+        if self._callees is None:
+            out: dict[JobNode, list[JobNode]] = {}
+            for n in self.nodes:
+                if n.via:
+                    path, job = n.via[-1]
+                    out.setdefault(JobNode(path, job, n.via[:-1]), []).append(n)
+            self._callees = out
+        return self._callees
 
-    @cached_property
+    @property
     def _in(self) -> dict[JobNode, list[Edge]]:
-        inn: dict[JobNode, list[Edge]] = {n: [] for n in self.nodes}
-        for e in self.edges:
-            inn[e.target].append(e)
-        return inn
+        if self._in_index is None:
+            inn: dict[JobNode, list[Edge]] = {n: [] for n in self.nodes}
+            for e in self.edges:
+                inn[e.target].append(e)
+            self._in_index = inn
+        return self._in_index
 
     def job(self, node: JobNode) -> Job:
         return self.repository.workflows[node.path].jobs[node.job]
