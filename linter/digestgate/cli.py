@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -125,6 +124,8 @@ def _checking() -> str | None:
 
 def _internal_error(exc: BaseException, doing: str | None, debug: bool) -> NoReturn:
     if debug:
+        import traceback  # only for --debug: not on every start
+
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     _fail(internal_error_message(exc, doing))
 
@@ -644,6 +645,8 @@ def main() -> None:
         sys.exit(130)
     except Exception as exc:  # a bug outside the checks: still one line, exit 2
         if "--debug" in sys.argv[1:]:
+            import traceback
+
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
         print(f"digestgate: {internal_error_message(exc, _checking())}", file=sys.stderr)
         sys.exit(2)

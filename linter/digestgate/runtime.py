@@ -26,13 +26,14 @@ import os
 import re
 import stat
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
-from typing import Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from digestgate import __version__
 from digestgate.imageref import RefError, check_digest, parse
+
+if TYPE_CHECKING:
+    import datetime
 
 __all__ = [
     "MAX_RECORD_BYTES",
@@ -250,10 +251,12 @@ def build_statement(
     *,
     passed: bool,
     checks: Sequence[str] = (),
-    now: datetime | None = None,
+    now: datetime.datetime | None = None,
 ) -> dict[str, Any]:
     """The in-toto Statement v1 with a SLSA VSA v1 predicate."""
-    when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    import datetime as dt  # imported here: `verify` and `--help` start without it
+
+    when = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     run = {
         "repository": context.repository,
         "commit": context.commit,
@@ -720,6 +723,8 @@ def _error(message: str) -> None:
 
 def _write_atomically(path: str, text: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
+    import tempfile  # imported here: `verify` and `--help` start without it
+
     fd, temporary = tempfile.mkstemp(prefix=".digestgate-", suffix=".json", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
