@@ -178,11 +178,21 @@ class RepoGraph:
     @property
     def _out(self) -> dict[JobNode, list[Edge]]:
         if self._out_index is None:
-            out: dict[JobNode, list[Edge]] = {n: [] for n in self.nodes}
-            for e in self.edges:
-                out[e.source].append(e)
-            self._out_index = out
+            self._out_index = self._edges_by(True)
         return self._out_index
+
+    @property
+    def _in(self) -> dict[JobNode, list[Edge]]:
+        if self._in_index is None:
+            self._in_index = self._edges_by(False)
+        return self._in_index
+
+    def _edges_by(self, source: bool) -> dict[JobNode, list[Edge]]:
+        """Every node's edges: those leaving it (`source`), or those reaching it."""
+        index: dict[JobNode, list[Edge]] = {n: [] for n in self.nodes}
+        for e in self.edges:
+            index[e.source if source else e.target].append(e)
+        return index
 
     @property
     def _order(self) -> dict[JobNode, int]:
@@ -206,15 +216,6 @@ class RepoGraph:
                     out.setdefault(JobNode(path, job, n.via[:-1]), []).append(n)
             self._callees = out
         return self._callees
-
-    @property
-    def _in(self) -> dict[JobNode, list[Edge]]:
-        if self._in_index is None:
-            inn: dict[JobNode, list[Edge]] = {n: [] for n in self.nodes}
-            for e in self.edges:
-                inn[e.target].append(e)
-            self._in_index = inn
-        return self._in_index
 
     def job(self, node: JobNode) -> Job:
         return self.repository.workflows[node.path].jobs[node.job]
