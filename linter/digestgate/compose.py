@@ -366,14 +366,9 @@ def _interpolation_pieces(text: str, locate: _Locate | None) -> tuple[Piece, ...
     literal: list[str] = []
     lit_start = 0
 
-    # (Nested functions that call each other are a reference cycle once compiled with
-    # mypyc, which keeps them in one environment object: these two stay apart.)
-    def span_of(start: int, length: int) -> Span | None:
-        return locate(start, length) if locate is not None else None
-
     def flush(end: int) -> None:
         if literal:
-            span = locate(lit_start, end - lit_start) if locate is not None else None
+            span = _span_of(locate, lit_start, end - lit_start)
             pieces.append(Piece(PieceKind.LITERAL, "".join(literal), span))
             literal.clear()
 
@@ -391,7 +386,9 @@ def _interpolation_pieces(text: str, locate: _Locate | None) -> tuple[Piece, ...
             end = _closing_brace(text, i + 2)
             if end is not None:
                 flush(i)
-                pieces.append(Piece(PieceKind.VAR, text[i + 2 : end], span_of(i, end + 1 - i)))
+                pieces.append(
+                    Piece(PieceKind.VAR, text[i + 2 : end], _span_of(locate, i, end + 1 - i))
+                )
                 i = end + 1
                 lit_start = i
                 continue
@@ -399,7 +396,7 @@ def _interpolation_pieces(text: str, locate: _Locate | None) -> tuple[Piece, ...
             m = _BARE_VAR.match(text, i + 1)
             if m:
                 flush(i)
-                pieces.append(Piece(PieceKind.VAR, m.group(0), span_of(i, m.end() - i)))
+                pieces.append(Piece(PieceKind.VAR, m.group(0), _span_of(locate, i, m.end() - i)))
                 i = m.end()
                 lit_start = i
                 continue
@@ -409,6 +406,12 @@ def _interpolation_pieces(text: str, locate: _Locate | None) -> tuple[Piece, ...
         i += 1
     flush(n)
     return tuple(pieces)
+
+
+def _span_of(locate: _Locate | None, start: int, length: int) -> Span | None:
+    # (not nested in `_interpolation_pieces`: nested functions that call each other
+    # are a reference cycle once compiled with mypyc)
+    return locate(start, length) if locate is not None else None
 
 
 class _Locate(Protocol):

@@ -104,7 +104,7 @@ from digestgate.facts import (
     Value,
     WriteTarget,
 )
-from digestgate.span import Span
+from digestgate.span import Locate, Span, file_locator
 
 
 class _Lazy:
@@ -134,8 +134,6 @@ _FunctionDef: TypeAlias = "cst.FunctionDef"
 _CSTModule: TypeAlias = "cst.Module"
 
 __all__ = ["PythonScript", "analyse_python", "module_path"]
-
-Locate = Callable[[int, int], Span]
 
 SMALL_SCRIPT_CHARS = 64_000
 """Scripts up to this size are parsed whole with libcst."""
@@ -209,29 +207,6 @@ def _line_starts(text: str) -> list[int]:
     starts = [0]
     starts.extend(m.end() for m in re.finditer(r"\r\n|\r|\n", text))
     return starts
-
-
-def _position(starts: list[int], size: int, index: int) -> tuple[int, int]:
-    """The 1-based line and column of `index` in a text of `size` whose lines start at
-    `starts`."""
-    index = max(0, min(index, size))
-    line = bisect.bisect_right(starts, index) - 1
-    return line + 1, index - starts[line] + 1
-
-
-def _file_locator(text: str) -> Locate:
-    starts = [0]
-    starts.extend(m.end() for m in re.finditer(r"\n", text))
-    size = len(text)
-
-    # (`_position` is not nested: nested functions that call each other are a reference
-    # cycle once compiled with mypyc.)
-    def locate(offset: int, length: int = 0) -> Span:
-        line, col = _position(starts, size, offset)
-        end_line, end_col = _position(starts, size, offset + length) if length > 0 else (line, col)
-        return Span(line, col, end_line, end_col)
-
-    return locate
 
 
 @dataclass
@@ -419,30 +394,17 @@ def _select(texts: list[str]) -> list[bool]:
     todo: deque[int] = deque()
     interesting: set[str] = set()
 
-    def push(i: int, forward: bool) -> None:
-        if forward and not active[i]:
-            active[i] = True
-            todo.append(i)
-        if not keep[i]:
-            keep[i] = True
-            todo.append(i)
-
+    # (`_push` is not nested: nested functions that call each other are a reference
+    # cycle once compiled with mypyc)
     def mark(name: str) -> None:
         if name not in interesting:
             interesting.add(name)
             for i in mentions.get(name, ()):
-                # push(i, True), written out: nested functions that call each other are
-                # a reference cycle once compiled with mypyc
-                if not active[i]:
-                    active[i] = True
-                    todo.append(i)
-                if not keep[i]:
-                    keep[i] = True
-                    todo.append(i)
+                _push(i, True, active, keep, todo)
 
     for i, t in enumerate(texts):
         if _RELEVANT_IMPORT.search(t):
-            push(i, True)
+            _push(i, True, active, keep, todo)
     for name in _TRIGGERS:
         mark(name)
     needed: set[str] = set()
@@ -454,8 +416,18 @@ def _select(texts: list[str]) -> list[bool]:
         for name in idents[i] - needed:
             needed.add(name)
             for j in binders.get(name, ()):
-                push(j, False)
+                _push(j, False, active, keep, todo)
     return keep
+
+
+def _push(i: int, forward: bool, active: list[bool], keep: list[bool], todo: deque[int]) -> None:
+    """`_select`: block `i` kept, and active when reached `forward` (each change queued)."""
+    if forward and not active[i]:
+        active[i] = True
+        todo.append(i)
+    if not keep[i]:
+        keep[i] = True
+        todo.append(i)
 
 
 # What the walk can report comes from calls reached through these names only: the
@@ -4230,7 +4202,7 @@ def _analyse(source: str, path: str, locate: Locate | None) -> PythonScript:
         return PythonScript(errors=(plan,), opaque=True)
     if not plan.regions:  # nothing to walk: what the analyser would give, without it
         return PythonScript(errors=tuple(plan.errors[:_MAX_ERRORS]), opaque=plan.opaque)
-    analyser = _Analyser(text, original, base, locate or _file_locator(source), path, placeholders)
+    analyser = _Analyser(text, original, base, locate or file_locator(source), path, placeholders)
     analyser.errors.extend(plan.errors)
     analyser.opaque = plan.opaque
     analyser.parse(plan)

@@ -66,14 +66,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from digestgate.expressions import find_placeholders
 from digestgate.facts import Command, OutputWrite, Piece, PieceKind, Value, WriteTarget
-from digestgate.span import Span
+from digestgate.span import Locate, Span, file_locator
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser
 
 __all__ = ["ShellMode", "ShellScript", "analyse", "file_locator", "shell_mode"]
-
-Locate = Callable[[int, int], Span]
 
 MAX_SUBSTITUTION_DEPTH = 64
 """Nested `$(...)` deeper than this are not analysed (the script is marked opaque)."""
@@ -176,36 +174,6 @@ def _shell_label(shell: str) -> str:
 
 
 # --------------------------------------------------------------------------- locating
-
-
-def file_locator(text: str) -> Locate:
-    """A `locate(offset, length)` over a whole file's text (1-based, end exclusive)."""
-    starts = [0]
-    find = text.find
-    i = find("\n")
-    while i >= 0:
-        starts.append(i + 1)
-        i = find("\n", i + 1)
-
-    size = len(text)
-    right = bisect.bisect_right
-
-    def locate(offset: int, length: int = 0) -> Span:
-        if offset < 0:
-            offset = 0
-        elif offset > size:
-            offset = size
-        line = right(starts, offset) - 1
-        col = offset - starts[line] + 1
-        if length <= 0:
-            return _new(Span, (line + 1, col, line + 1, col))
-        end = offset + length
-        if end > size:
-            end = size
-        end_line = right(starts, end, line) - 1
-        return _new(Span, (line + 1, col, end_line + 1, end - starts[end_line] + 1))
-
-    return locate
 
 
 _BYTE_RANGE = operator.attrgetter("start_byte", "end_byte")

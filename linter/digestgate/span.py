@@ -8,6 +8,8 @@ lines and UTF-16 columns, JSON and text keep these numbers as they are.
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Callable
 from typing import NamedTuple
 
 
@@ -33,3 +35,40 @@ class Span(NamedTuple):
 
 
 WHOLE_FILE = Span(1, 1, 1, 1)
+
+
+Locate = Callable[[int, int], "Span"]
+"""`locate(offset, length)`: the span of a character range of some text."""
+
+
+def file_locator(text: str) -> Locate:
+    """A `locate(offset, length)` over a whole file's text (1-based, end exclusive;
+    offsets out of the text are clamped to it). Shared by the shell and Python
+    analysers, which call `locate` for every word."""
+    starts = [0]
+    find = text.find
+    i = find("\n")
+    while i >= 0:
+        starts.append(i + 1)
+        i = find("\n", i + 1)
+
+    size = len(text)
+    right = bisect.bisect_right
+    new = tuple.__new__  # a Span without NamedTuple's own __new__ (the same tuple)
+
+    def locate(offset: int, length: int = 0) -> Span:
+        if offset < 0:
+            offset = 0
+        elif offset > size:
+            offset = size
+        line = right(starts, offset) - 1
+        col = offset - starts[line] + 1
+        if length <= 0:
+            return new(Span, (line + 1, col, line + 1, col))
+        end = offset + length
+        if end > size:
+            end = size
+        end_line = right(starts, end, line) - 1
+        return new(Span, (line + 1, col, end_line + 1, end - starts[end_line] + 1))
+
+    return locate
