@@ -366,12 +366,6 @@ def _interpolation_pieces(text: str, locate: _Locate | None) -> tuple[Piece, ...
     literal: list[str] = []
     lit_start = 0
 
-    def flush(end: int) -> None:
-        if literal:
-            span = _span_of(locate, lit_start, end - lit_start)
-            pieces.append(Piece(PieceKind.LITERAL, "".join(literal), span))
-            literal.clear()
-
     i = 0
     n = len(text)
     while i < n:
@@ -385,7 +379,7 @@ def _interpolation_pieces(text: str, locate: _Locate | None) -> tuple[Piece, ...
         if c == "$" and i + 1 < n and text[i + 1] == "{":
             end = _closing_brace(text, i + 2)
             if end is not None:
-                flush(i)
+                _flush(pieces, literal, locate, lit_start, i)
                 pieces.append(
                     Piece(PieceKind.VAR, text[i + 2 : end], _span_of(locate, i, end + 1 - i))
                 )
@@ -395,7 +389,7 @@ def _interpolation_pieces(text: str, locate: _Locate | None) -> tuple[Piece, ...
         if c == "$":
             m = _BARE_VAR.match(text, i + 1)
             if m:
-                flush(i)
+                _flush(pieces, literal, locate, lit_start, i)
                 pieces.append(Piece(PieceKind.VAR, m.group(0), _span_of(locate, i, m.end() - i)))
                 i = m.end()
                 lit_start = i
@@ -404,14 +398,24 @@ def _interpolation_pieces(text: str, locate: _Locate | None) -> tuple[Piece, ...
             lit_start = i
         literal.append(c)
         i += 1
-    flush(n)
+    _flush(pieces, literal, locate, lit_start, n)
     return tuple(pieces)
 
 
+# (`_interpolation_pieces` has no nested functions: compiled with mypyc, a closure
+# there was a reference cycle on every call)
 def _span_of(locate: _Locate | None, start: int, length: int) -> Span | None:
-    # (not nested in `_interpolation_pieces`: nested functions that call each other
-    # are a reference cycle once compiled with mypyc)
     return locate(start, length) if locate is not None else None
+
+
+def _flush(
+    pieces: list[Piece], literal: list[str], locate: _Locate | None, start: int, end: int
+) -> None:
+    """The literal text gathered so far (from `start` to `end`), if any, as a piece."""
+    if literal:
+        span = _span_of(locate, start, end - start)
+        pieces.append(Piece(PieceKind.LITERAL, "".join(literal), span))
+        literal.clear()
 
 
 class _Locate(Protocol):

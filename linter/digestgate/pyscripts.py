@@ -394,30 +394,35 @@ def _select(texts: list[str]) -> list[bool]:
     todo: deque[int] = deque()
     interesting: set[str] = set()
 
-    # (`_push` is not nested: nested functions that call each other are a reference
-    # cycle once compiled with mypyc)
-    def mark(name: str) -> None:
-        if name not in interesting:
-            interesting.add(name)
-            for i in mentions.get(name, ()):
-                _push(i, True, active, keep, todo)
-
     for i, t in enumerate(texts):
         if _RELEVANT_IMPORT.search(t):
             _push(i, True, active, keep, todo)
+    # (no nested functions here: compiled with mypyc, closures can be a reference cycle)
     for name in _TRIGGERS:
-        mark(name)
+        for i in _newly_interesting(name, interesting, mentions):
+            _push(i, True, active, keep, todo)
     needed: set[str] = set()
     while todo:
         i = todo.popleft()
         if active[i]:
             for name in binds[i]:
-                mark(name)
+                for j in _newly_interesting(name, interesting, mentions):
+                    _push(j, True, active, keep, todo)
         for name in idents[i] - needed:
             needed.add(name)
             for j in binders.get(name, ()):
                 _push(j, False, active, keep, todo)
     return keep
+
+
+def _newly_interesting(
+    name: str, interesting: set[str], mentions: dict[str, list[int]]
+) -> list[int]:
+    """`_select`: the blocks that mention `name`, the first time it is interesting."""
+    if name in interesting:
+        return []
+    interesting.add(name)
+    return mentions.get(name, [])
 
 
 def _push(i: int, forward: bool, active: list[bool], keep: list[bool], todo: deque[int]) -> None:
