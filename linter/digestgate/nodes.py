@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 
-from digestgate.span import Span
+from digestgate.span import Span, line_starts
 
 
 class Source:
@@ -25,13 +25,7 @@ class Source:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.text = text
-        starts = [0]
-        find = text.find
-        i = find("\n")
-        while i >= 0:
-            starts.append(i + 1)
-            i = find("\n", i + 1)
-        self._line_starts = starts
+        self._line_starts = line_starts(text)
 
     def position(self, index: int) -> tuple[int, int]:
         """1-based (line, column) of a character index."""

@@ -41,17 +41,22 @@ Locate = Callable[[int, int], "Span"]
 """`locate(offset, length)`: the span of a character range of some text."""
 
 
-def file_locator(text: str) -> Locate:
-    """A `locate(offset, length)` over a whole file's text (1-based, end exclusive;
-    offsets out of the text are clamped to it). Shared by the shell and Python
-    analysers, which call `locate` for every word."""
+def line_starts(text: str) -> list[int]:
+    """Where each line of `text` starts (lines end at "\n" only, as in `Source`)."""
     starts = [0]
     find = text.find
     i = find("\n")
     while i >= 0:
         starts.append(i + 1)
         i = find("\n", i + 1)
+    return starts
 
+
+def file_locator(text: str) -> Locate:
+    """A `locate(offset, length)` over a whole file's text (1-based, end exclusive;
+    offsets out of the text are clamped to it). Shared by the shell and Python
+    analysers, which call `locate` for every word."""
+    starts = line_starts(text)
     size = len(text)
     right = bisect.bisect_right
     new = tuple.__new__  # a Span without NamedTuple's own __new__ (the same tuple)
